@@ -1,0 +1,103 @@
+"""The forward pass, the hand-derived backward pass (chain rule in matrix form), and autograd's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from percgrad.functions import Activation, Loss
+from percgrad.net import Net
+
+
+@dataclass
+class Forward:
+    """What the forward pass leaves: pre-activations a_k, outputs h_k = φ(a_k), and the loss."""
+
+    pre: list[Tensor]
+    post: list[Tensor]
+    loss: Tensor
+
+    @property
+    def output(self) -> Tensor:
+        """o = h_L."""
+        return self.post[-1]
+
+
+@dataclass
+class Gradients:
+    """∂E/∂W_k, ∂E/∂b_k and δ_k = ∂E/∂a_k for every layer, input side first."""
+
+    weights: list[Tensor]
+    biases: list[Tensor | None]
+    deltas: list[Tensor]
+
+
+def _affine(h: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    # a = h Wᵀ (+ b); addmm fuses the bias into the matmul.
+    if b is None:
+        return torch.mm(h, w.t())
+    return torch.addmm(b, h, w.t())
+
+
+def forward(net: Net, act: Activation, loss: Loss) -> Forward:
+    """Run the network on its input without recording a graph."""
+    with torch.no_grad():
+        pre: list[Tensor] = []
+        post: list[Tensor] = []
+        h = net.x
+        for w, b in zip(net.weights, net.biases):
+            a = _affine(h, w, b)
+            h = act.value(a)
+            pre.append(a)
+            post.append(h)
+        return Forward(pre, post, loss.value(pre[-1], post[-1], net.t))
+
+
+def analytic_backward(net: Net, fwd: Forward, act: Activation, loss: Loss) -> Gradients:
+    """The chain rule by hand: δ_L = ∂E/∂o ⊙ φ′(a_L), ∂E/∂W_k = δ_kᵀ h_{k−1},
+    ∂E/∂b_k = Σ_batch δ_k, δ_{k−1} = (δ_k W_k) ⊙ φ′(a_{k−1}). Plain tensor ops, no autograd."""
+    depth = net.depth
+    with torch.no_grad():
+        g_w: list[Tensor] = [net.weights[0]] * depth
+        g_b: list[Tensor | None] = [None] * depth
+        deltas: list[Tensor] = [net.x] * depth
+        delta = loss.delta_out(fwd.pre[-1], fwd.post[-1], net.t, act)
+        for k in range(depth - 1, -1, -1):
+            h_prev = net.x if k == 0 else fwd.post[k - 1]
+            deltas[k] = delta
+            g_w[k] = torch.mm(delta.t(), h_prev)
+            if net.biases[k] is not None:
+                g_b[k] = delta.sum(dim=0)
+            if k > 0:
+                delta = torch.mm(delta, net.weights[k]).mul_(
+                    act.derivative(fwd.pre[k - 1], fwd.post[k - 1])
+                )
+        return Gradients(g_w, g_b, deltas)
+
+
+def autograd_backward(net: Net, act: Activation, loss: Loss) -> tuple[Gradients, Tensor]:
+    """``loss.backward()`` on leaves that share the network's storage; δ_k via ``retain_grad``."""
+    ws = [w.detach().requires_grad_(True) for w in net.weights]
+    bs = [None if b is None else b.detach().requires_grad_(True) for b in net.biases]
+    with torch.enable_grad():
+        h = net.x
+        pre: list[Tensor] = []
+        for w, b in zip(ws, bs):
+            a = h @ w.t() if b is None else h @ w.t() + b
+            a.retain_grad()
+            pre.append(a)
+            h = act.value(a)
+        e = loss.value(pre[-1], h, net.t)
+        e.backward()
+
+    def grad_of(t: Tensor) -> Tensor:
+        return t.grad if t.grad is not None else torch.zeros_like(t)
+
+    grads = Gradients(
+        [grad_of(w) for w in ws],
+        [None if b is None else grad_of(b) for b in bs],
+        [grad_of(a).detach() for a in pre],
+    )
+    return grads, e.detach()

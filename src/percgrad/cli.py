@@ -1,0 +1,428 @@
+"""The Typer app: options, help text and exit codes. The work is done in plain modules."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+from percgrad import __version__
+from percgrad.errors import PercgradError
+from percgrad.options import ActivationName, CheckName, DtypeName, InitName, LossName
+from percgrad.spec import Spec, parse_numbers, parse_rows, parse_sizes
+
+if TYPE_CHECKING:
+    from percgrad.report import Report
+
+EXIT_CHECK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+MODEL = "Model"
+DATA = "Data"
+CHECK = "Gradient check"
+RUN = "Device and output"
+
+app = typer.Typer(
+    name="percgrad",
+    help=(
+        "See backpropagation: the gradient of a perceptron derived by hand (the chain rule), "
+        "by PyTorch autograd and by float64 finite differences, side by side, layer by layer."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"percgrad {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """See backpropagation, one perceptron at a time."""
+
+
+ActivationOpt = Annotated[
+    ActivationName,
+    typer.Option("--activation", "-a", help="φ, the same on every layer.", rich_help_panel=MODEL),
+]
+LossOpt = Annotated[
+    LossName,
+    typer.Option(
+        "--loss", "-l", help="mse: mean squared error; bce: binary cross entropy (sigmoid only).",
+        rich_help_panel=MODEL,
+    ),
+]
+InitOpt = Annotated[
+    InitName,
+    typer.Option(
+        "--init",
+        help="normal: N(0, gain²) as torch.randn; pytorch: as nn.Linear; xavier: Glorot normal; "
+        "kaiming: He normal (fan-in); orthogonal.",
+        rich_help_panel=MODEL,
+    ),
+]
+GainOpt = Annotated[
+    float, typer.Option("--gain", "-g", help="Scales the init's std.", rich_help_panel=MODEL)
+]
+BiasOpt = Annotated[
+    bool, typer.Option("--bias/--no-bias", help="Add a bias to every layer.", rich_help_panel=MODEL)
+]
+BatchOpt = Annotated[
+    int, typer.Option("--batch", "-b", help="Samples in the batch.", rich_help_panel=DATA)
+]
+XOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--x", help="Input by hand, e.g. 0.5,-1.2,2 (';' between the rows of a batch; "
+        "write --x=-1,2 when it starts with a minus).", rich_help_panel=DATA,
+    ),
+]
+TargetOpt = Annotated[
+    str,
+    typer.Option("--target", "-t", help="Target: one value for all outputs, or one per output.",
+                 rich_help_panel=DATA),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", "-s", help="Seed of every random number.", rich_help_panel=DATA)
+]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N (auto: CUDA if present).",
+                      rich_help_panel=RUN),
+]
+DtypeOpt = Annotated[
+    DtypeName, typer.Option("--dtype", help="Compute dtype (the numeric check is always float64).",
+                            rich_help_panel=RUN),
+]
+CheckOpt = Annotated[
+    CheckName,
+    typer.Option(
+        "--check", "-c",
+        help="Finite differences: full (every entry), fast (random directions), off; "
+        "auto: full up to 5000 parameters.",
+        rich_help_panel=CHECK,
+    ),
+]
+ToleranceOpt = Annotated[
+    float | None,
+    typer.Option("--tolerance", help="Largest relative error that passes [default: 1e-3 for "
+                 "float32, 1e-6 for float64].", rich_help_panel=CHECK, show_default=False),
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document on stdout instead of tables.",
+                       rich_help_panel=RUN),
+]
+TimingOpt = Annotated[
+    bool, typer.Option("--timing", help="Put measured timings in the JSON (otherwise null, so "
+                       "that equal runs give identical documents).", rich_help_panel=RUN),
+]
+SaveOpt = Annotated[
+    Path | None, typer.Option("--save", help="Also write what is shown to FILE (.svg, .html or .txt).",
+                              rich_help_panel=RUN, metavar="FILE"),
+]
+PlotOpt = Annotated[
+    Path | None, typer.Option("--plot", help="Draw the per-layer gradient magnitudes to FILE "
+                              "(.png, .svg, .pdf; needs matplotlib: pip install percgrad[plot]).",
+                              rich_help_panel=RUN, metavar="FILE"),
+]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Show Python tracebacks (also PERCGRAD_DEBUG=1).",
+                       rich_help_panel=RUN),
+]
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every command shares."""
+
+    activation: ActivationName
+    loss: LossName
+    init: InitName
+    gain: float
+    bias: bool
+    batch: int
+    seed: int
+    device: str
+    dtype: DtypeName
+    check: CheckName
+    tolerance: float | None
+    json: bool
+    timing: bool
+    save: Path | None
+    plot: Path | None
+    debug: bool
+
+    def spec_fields(self) -> dict[str, object]:
+        """The Spec fields these options set."""
+        return {
+            "activation": self.activation.value,
+            "loss": self.loss.value,
+            "init": self.init.value,
+            "gain": self.gain,
+            "bias": self.bias,
+            "batch": self.batch,
+            "seed": self.seed,
+            "device": self.device,
+            "dtype": self.dtype.value,
+            "check": self.check.value,
+            "tolerance": self.tolerance,
+        }
+
+
+def _err_console():  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    from rich.markup import escape
+
+    _err_console().print(f"[bold red]Error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def positive(value: int, option: str) -> int:
+    """``value`` if it is at least 1, else a PercgradError naming ``option``."""
+    if value < 1:
+        raise PercgradError(f"must be at least 1, got {value}", option)
+    return value
+
+
+def _debugging(common: Common) -> bool:
+    return common.debug or os.environ.get("PERCGRAD_DEBUG", "") not in ("", "0")
+
+
+def _batch_and_x(x: str | None, batch: int, option_batch_given: bool) -> tuple[tuple[tuple[float, ...], ...] | None, int]:
+    if x is None:
+        return None, positive(batch, "--batch")
+    rows = parse_rows(x, "--x")
+    if option_batch_given and batch != len(rows):
+        raise PercgradError(f"{len(rows)} row(s) given but --batch is {batch}", "--x")
+    return rows, len(rows)
+
+
+def _execute(
+    common: Common,
+    make_spec: Callable[[], Spec],
+    compute: Callable[[Spec, bool], Report],
+    show: Callable[[Report], list[object]],
+) -> None:
+    """Build the spec, run, then print (tables or JSON), save and plot; map errors to exit codes."""
+    debug = _debugging(common)
+    try:
+        spec = make_spec()
+        report = compute(spec, not common.json)
+    except PercgradError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _err_console().print("Interrupted.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(_unexpected(exc), EXIT_INTERNAL if not _is_memory(exc) else EXIT_BAD_INPUT)
+    _output(common, report, show, debug)
+
+
+def _is_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or "out of memory" in str(exc).lower()
+
+
+def _unexpected(exc: BaseException) -> str:
+    if _is_memory(exc):
+        return "out of memory: the network does not fit; use a smaller --width, --depth or --batch"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (
+        f"internal error ({type(exc).__name__}: {first}). This is a bug in percgrad; "
+        "run again with --debug for the traceback."
+    )
+
+
+def _output(common: Common, report: Report, show: Callable[[Report], list[object]], debug: bool) -> None:
+    from percgrad.report import to_json
+
+    problems: list[str] = []
+    if common.json:
+        text = to_json(report, timing=common.timing)
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    else:
+        from percgrad.render import make_console
+
+        console = make_console(record=common.save is not None)
+        for part in show(report):
+            console.print(part)
+        if common.save is not None:
+            from percgrad.export import save_console
+
+            try:
+                save_console(console, common.save)
+            except PercgradError as exc:
+                problems.append(str(exc))
+    if common.plot is not None:
+        from percgrad.export import save_plot
+
+        try:
+            save_plot(report, common.plot)
+        except PercgradError as exc:
+            problems.append(str(exc))
+    if problems:
+        _fail("; ".join(problems))
+    if report.check.passed is False:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _compute_one(spec: Spec, interactive: bool) -> Report:
+    from percgrad.experiment import run
+    from percgrad.progress import progress_for
+
+    with progress_for("finite differences", interactive) as progress:
+        return run(spec, progress)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    from typer._click.core import ParameterSource  # type: ignore[import-not-found]
+
+    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+@app.command()
+def single(
+    ctx: typer.Context,
+    inputs: Annotated[int, typer.Option("--inputs", "-n", help="Inputs N of the neuron.",
+                                        rich_help_panel=MODEL)] = 3,
+    x: XOpt = None,
+    w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
+                                          rich_help_panel=DATA)] = None,
+    target: TargetOpt = "1.0",
+    batch: BatchOpt = 1,
+    activation: ActivationOpt = ActivationName.sigmoid,
+    loss: LossOpt = LossName.mse,
+    init: InitOpt = InitName.normal,
+    gain: GainOpt = 1.0,
+    bias: BiasOpt = False,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
+    check: CheckOpt = CheckName.auto,
+    tolerance: ToleranceOpt = None,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """One neuron, o = φ(x·wᵀ): every weight's gradient by the chain rule, autograd and finite differences.
+
+    The first listing of the tutorial: percgrad single --inputs 3
+    """
+    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
+                    tolerance, json, timing, save, plot, debug)
+
+    def make_spec() -> Spec:
+        rows, n_batch = _batch_and_x(x, batch, _given(ctx, "batch"))
+        w_values = None if w is None else parse_numbers(w, "--w")
+        n = positive(inputs, "--inputs")
+        given = [len(v) for v in (rows[0] if rows else None, w_values) if v is not None]
+        if given:
+            if _given(ctx, "inputs") and given[0] != n:
+                opt = "--x" if rows else "--w"
+                raise PercgradError(f"has {given[0]} value(s) but --inputs is {n}", opt)
+            n = given[0]
+        fields = {**common.spec_fields(), "batch": n_batch}
+        return Spec(
+            "single", (n, 1), x=rows, w=w_values,
+            target=parse_numbers(target, "--target"), **fields,  # type: ignore[arg-type]
+        )
+
+    from_render = _renderer("single")
+    _execute(common, make_spec, _compute_one, from_render)
+
+
+@app.command()
+def multi(
+    ctx: typer.Context,
+    inputs: Annotated[int, typer.Option("--inputs", "-n", help="Inputs of the network.",
+                                        rich_help_panel=MODEL)] = 3,
+    outputs: Annotated[int, typer.Option("--outputs", "-m", help="Outputs of the network.",
+                                         rich_help_panel=MODEL)] = 4,
+    hidden: Annotated[str, typer.Option("--hidden", help="Hidden layer widths, e.g. 8,8 "
+                                        "(none by default: one layer).", rich_help_panel=MODEL)] = "",
+    x: XOpt = None,
+    target: TargetOpt = "1.0",
+    batch: BatchOpt = 1,
+    activation: ActivationOpt = ActivationName.sigmoid,
+    loss: LossOpt = LossName.mse,
+    init: InitOpt = InitName.normal,
+    gain: GainOpt = 1.0,
+    bias: BiasOpt = False,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
+    check: CheckOpt = CheckName.auto,
+    tolerance: ToleranceOpt = None,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A layer of outputs, o = φ(W x), or a multi-layer perceptron with --hidden: per-layer
+    gradient matrices three ways, side by side.
+
+    The second listing of the tutorial: percgrad multi --inputs 3 --outputs 4
+    """
+    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
+                    tolerance, json, timing, save, plot, debug)
+
+    def make_spec() -> Spec:
+        rows, n_batch = _batch_and_x(x, batch, _given(ctx, "batch"))
+        n_in = positive(inputs, "--inputs")
+        if rows is not None:
+            if _given(ctx, "inputs") and len(rows[0]) != n_in:
+                raise PercgradError(f"has {len(rows[0])} value(s) but --inputs is {n_in}", "--x")
+            n_in = len(rows[0])
+        sizes = (n_in, *parse_sizes(hidden, "--hidden"), positive(outputs, "--outputs"))
+        fields = {**common.spec_fields(), "batch": n_batch}
+        return Spec(
+            "multi", sizes, x=rows, target=parse_numbers(target, "--target"),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    _execute(common, make_spec, _compute_one, _renderer("multi"))
+
+
+def _renderer(command: str) -> Callable[[Report], list[object]]:
+    def show(report: Report) -> list[object]:
+        from percgrad import render
+
+        return getattr(render, command)(report)  # type: ignore[no-any-return]
+
+    return show
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

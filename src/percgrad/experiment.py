@@ -1,0 +1,362 @@
+"""One run: build, forward, the three backward passes, comparison, timings → a Report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from percgrad import __version__
+from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.device import DTYPES, check_dtype, device_info, resolve_device, synchronize
+from percgrad.functions import Activation, Loss, activation, loss
+from percgrad.net import Net, build_net
+from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
+from percgrad.report import (
+    CheckReport,
+    Comparison,
+    LayerReport,
+    OutputReport,
+    Report,
+    Triple,
+)
+from percgrad.spec import Spec
+
+SATURATION = 0.1
+"""A unit is saturated when |φ′(a)| is below this fraction of sup |φ′|."""
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Run:
+    """The tensors of a run, kept for commands that look further (vanish, training)."""
+
+    spec: Spec
+    net: Net
+    act: Activation
+    loss: Loss
+    fwd: Forward
+    analytic: Gradients
+    autograd: Gradients
+    numeric: NumericGradients | None
+    device: torch.device
+
+
+def to_numpy(t: Tensor | None) -> np.ndarray | None:
+    """A float64 NumPy copy on the CPU."""
+    return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
+
+
+def _entry_name(layer: int, index: tuple[int, ...], bias: bool) -> str:
+    prefix = "b" if bias else "W"
+    return f"{prefix}{layer + 1}[{','.join(str(i) for i in index)}]"
+
+
+def _compare(
+    layer: int,
+    pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]],
+    floor: float,
+) -> Comparison:
+    """max |a−b| and max|a−b| / max(max|a|, max|b|, floor) over W (and b); the worst entry."""
+    best = Comparison(0.0, 0.0)
+    skipped = 0
+    for a, b, mask, is_bias in pairs:
+        a64, b64 = a.detach().to(torch.float64), b.detach().to(b.device, torch.float64)
+        diff = (a64 - b64.to(a64.device)).abs()
+        if mask is not None:
+            m = mask.to(diff.device)
+            skipped += int(m.sum())
+            diff = diff.masked_fill(m, 0.0)
+            a64, b64 = a64.masked_fill(m, 0.0), b64.to(a64.device).masked_fill(m, 0.0)
+        if diff.numel() == 0:
+            continue
+        flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
+        max_abs = float(diff.flatten()[flat])
+        scale = max(float(a64.abs().max()), float(b64.abs().max()), floor)
+        rel = max_abs / scale
+        if not rel <= best.rel_error and best.worst is not None:
+            pass
+        if best.worst is None or not rel <= best.rel_error:
+            index = tuple(int(i) for i in np.unravel_index(flat, tuple(diff.shape)))
+            best = Comparison(
+                max(max_abs, best.max_abs_diff),
+                rel,
+                _entry_name(layer, index, is_bias),
+                (float(a64.flatten()[flat]), float(b64.flatten()[flat])),
+            )
+        else:
+            best.max_abs_diff = max(best.max_abs_diff, max_abs)
+    best.skipped = skipped
+    return best
+
+
+def _first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
+    for k, (a, h) in enumerate(zip(fwd.pre, fwd.post)):
+        if not bool(torch.isfinite(a).all()):
+            return f"layer {k + 1} pre-activation a{k + 1}"
+        if not bool(torch.isfinite(h).all()):
+            return f"layer {k + 1} output h{k + 1}"
+    if not bool(torch.isfinite(fwd.loss)):
+        return "the loss"
+    for g in grads:
+        for k in range(len(g.weights) - 1, -1, -1):
+            if not bool(torch.isfinite(g.deltas[k]).all()):
+                return f"layer {k + 1} back-propagated gradient δ{k + 1}"
+            if not bool(torch.isfinite(g.weights[k]).all()):
+                return f"layer {k + 1} gradient ∂E/∂W{k + 1}"
+    return None
+
+
+def _timed(device: torch.device, fn: Callable[[], object]) -> tuple[object, float]:
+    synchronize(device)
+    start = time.perf_counter()
+    value = fn()
+    synchronize(device)
+    return value, time.perf_counter() - start
+
+
+def _spectral_norm(w: Tensor) -> float:
+    return float(torch.linalg.matrix_norm(w.to(torch.float64), ord=2))
+
+
+def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str, float]]:
+    """Build the network of ``spec`` and run the forward and the three backward passes."""
+    device = resolve_device(spec.device)
+    dtype = DTYPES[spec.dtype]
+    check_dtype(device, dtype)
+    act, lossf = activation(spec.activation), loss(spec.loss)
+    net = build_net(spec, device, dtype)
+    fwd, t_fwd = _timed(device, lambda: forward(net, act, lossf))
+    assert isinstance(fwd, Forward)
+    analytic, t_an = _timed(device, lambda: analytic_backward(net, fwd, act, lossf))
+    (autograd, _), t_ag = _timed(device, lambda: autograd_backward(net, act, lossf))  # type: ignore[misc]
+    assert isinstance(analytic, Gradients) and isinstance(autograd, Gradients)
+    method = spec.resolved_check()
+    numeric: NumericGradients | None = None
+    t_num = 0.0
+    if method != "off" and _first_nonfinite(fwd, [analytic, autograd]) is None:
+        net64 = net.to(device, torch.float64)
+        if method == "full":
+            numeric, t_num = _timed(  # type: ignore[assignment]
+                device, lambda: full_gradients(net64, act, lossf, progress=progress)
+            )
+        else:
+            numeric, t_num = _timed(  # type: ignore[assignment]
+                device,
+                lambda: fast_gradients(net64, act, lossf, [analytic, autograd], seed=spec.seed),
+            )
+        del net64
+    timing = {"forward_s": t_fwd, "analytic_s": t_an, "autograd_s": t_ag, "numeric_s": t_num}
+    return Run(spec, net, act, lossf, fwd, analytic, autograd, numeric, device), timing
+
+
+def _settings(spec: Spec, device: torch.device, method: str, tol: float) -> dict[str, object]:
+    return {
+        "inputs": spec.sizes[0],
+        "outputs": spec.sizes[-1],
+        "hidden": list(spec.sizes[1:-1]),
+        "activation": spec.activation,
+        "loss": spec.loss,
+        "init": spec.init,
+        "gain": spec.gain,
+        "bias": spec.bias,
+        "batch": spec.batch,
+        "seed": spec.seed,
+        "device": str(device),
+        "dtype": spec.dtype,
+        "check": method,
+        "tolerance": tol,
+        "target": list(spec.target),
+        "x_given": spec.x is not None,
+        "w_given": spec.w is not None,
+        **spec.extra,
+    }
+
+
+def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport]:
+    spec, net, num = run.spec, run.net, run.numeric
+    dtype = DTYPES[spec.dtype]
+    info = torch.finfo(dtype)
+    ag_floor = info.tiny / info.eps
+    num_floor = 0.0 if num is None else num.noise / tol
+    keep = spec.keep_tensors
+    layers: list[LayerReport] = []
+    failures: list[str] = []
+    worst = 0.0
+    kinks_total = 0
+    depth = net.depth
+    delta_norms = [float(torch.linalg.vector_norm(d.double())) for d in run.autograd.deltas]
+    for k in range(depth):
+        w, b = net.weights[k], net.biases[k]
+        g_an, g_ag = run.analytic.weights[k], run.autograd.weights[k]
+        gb_an, gb_ag = run.analytic.biases[k], run.autograd.biases[k]
+        pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_ag, None, False)]
+        if gb_an is not None and gb_ag is not None:
+            pairs.append((gb_an, gb_ag, None, True))
+        vs_ag = _compare(k, pairs, ag_floor)
+        vs_num: Comparison | None = None
+        g_num = gb_num = None
+        kinks = 0
+        if num is not None and num.method == "full":
+            assert num.weights is not None and num.biases is not None
+            assert num.weight_kinks is not None and num.bias_kinks is not None
+            g_num, gb_num = num.weights[k], num.biases[k]
+            npairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [
+                (g_an, g_num, num.weight_kinks[k], False)
+            ]
+            if gb_an is not None and gb_num is not None:
+                npairs.append((gb_an, gb_num, num.bias_kinks[k], True))
+            vs_num = _compare(k, npairs, num_floor)
+            kinks = vs_num.skipped
+            kinks_total += kinks
+        dphi = run.act.derivative(run.fwd.pre[k], run.fwd.post[k]).abs()
+        finite = all(
+            bool(torch.isfinite(t).all())
+            for t in (run.fwd.pre[k], run.fwd.post[k], g_an, g_ag, run.autograd.deltas[k])
+        )
+        measured = bound = None
+        holds = None
+        if k + 1 < depth:
+            d_next = delta_norms[k + 1]
+            if d_next > 0:
+                measured = delta_norms[k] ** 2 / d_next**2
+            bound = run.act.dphi_sup * _spectral_norm(net.weights[k + 1]) * d_next
+            slack = 1.0 + 1e3 * info.eps
+            holds = bool(delta_norms[k] <= bound * slack + info.tiny) if finite else None
+        layer = LayerReport(
+            name=f"W{k + 1}",
+            shape=(int(w.shape[0]), int(w.shape[1])),
+            weight=to_numpy(w) if keep else None,
+            bias=to_numpy(b) if keep else None,
+            grad=Triple(
+                to_numpy(g_an) if keep else None,
+                to_numpy(g_ag) if keep else None,
+                to_numpy(g_num) if keep else None,
+            ),
+            bias_grad=None if b is None else Triple(
+                to_numpy(gb_an) if keep else None,
+                to_numpy(gb_ag) if keep else None,
+                to_numpy(gb_num) if keep else None,
+            ),
+            weight_norm=float(torch.linalg.vector_norm(w.double())),
+            grad_norm=float(torch.linalg.vector_norm(g_ag.double())),
+            grad_norm_analytic=float(torch.linalg.vector_norm(g_an.double())),
+            grad_norm_numeric=None if g_num is None else float(torch.linalg.vector_norm(g_num)),
+            delta_norm=delta_norms[k],
+            vs_autograd=vs_ag,
+            vs_numeric=vs_num,
+            mean_abs_dphi=float(dphi.double().mean()),
+            saturated=float((dphi < SATURATION * run.act.dphi_sup).double().mean()),
+            finite=finite,
+            kinks=kinks,
+            measured_factor=measured,
+            bound=bound,
+            bound_holds=holds,
+        )
+        layers.append(layer)
+        for label, cmp in (("autograd", vs_ag), ("numeric", vs_num)):
+            if cmp is None:
+                continue
+            worst = max(worst, cmp.rel_error)
+            if not cmp.rel_error <= tol:
+                a_val, r_val = cmp.worst_values or (float("nan"), float("nan"))
+                failures.append(
+                    f"{layer.name}: analytic and {label} disagree most at {cmp.worst}: "
+                    f"analytic {a_val:.6g} vs {label} {r_val:.6g} "
+                    f"(relative error {cmp.rel_error:.2e} > tolerance {tol:.0e})"
+                )
+    method = spec.resolved_check()
+    directions = None
+    if num is not None and num.method == "fast":
+        assert num.projections is not None and num.direction_kinks is not None
+        directions = []
+        floor = num_floor
+        for d in range(num.projections.shape[0]):
+            n_val, a_val, g_val = (float(v) for v in num.projections[d])
+            kinked = bool(num.direction_kinks[d])
+            rel_a = abs(a_val - n_val) / max(abs(a_val), abs(n_val), floor)
+            directions.append({
+                "numeric": n_val, "analytic": a_val, "autograd": g_val,
+                "rel_error": rel_a, "kink": kinked,
+            })
+            if kinked:
+                kinks_total += 1
+                continue
+            worst = max(worst, rel_a)
+            if not rel_a <= tol:
+                failures.append(
+                    f"random direction u{d + 1}: uᵀ∇ analytic {a_val:.6g} vs numeric "
+                    f"{n_val:.6g} (relative error {rel_a:.2e} > tolerance {tol:.0e})"
+                )
+    check = CheckReport(
+        method=method,
+        tolerance=tol,
+        max_rel_error=worst,
+        passed=not failures,
+        failures=failures,
+        resolution=None if num is None else num.noise,
+        directions=directions,
+        kinks=kinks_total,
+    )
+    return layers, check
+
+
+def build_report(run: Run, timing: dict[str, float]) -> Report:
+    """Turn the tensors of a run into a plain Report."""
+    spec = run.spec
+    tol = spec.resolved_tolerance()
+    method = spec.resolved_check()
+    layers, check = _layer_reports(run, tol)
+    bad = _first_nonfinite(run.fwd, [run.analytic, run.autograd])
+    warnings: list[str] = []
+    if bad is not None:
+        check.passed = None
+        check.max_rel_error = None
+        check.failures = []
+        hint = "--dtype float64" if spec.dtype == "float32" else "a smaller --gain or a shallower net"
+        warnings.append(
+            f"non-finite values (overflow or NaN) first appear in {bad}; the gradient check "
+            f"does not apply. Try {hint}."
+        )
+    if check.kinks:
+        warnings.append(
+            f"{check.kinks} finite difference(s) straddled the kink of {spec.activation} at 0 "
+            "and were left out of the check."
+        )
+    keep = spec.keep_tensors
+    out = None
+    if keep:
+        a_l, o = run.fwd.pre[-1], run.fwd.post[-1]
+        out = OutputReport(
+            pre=to_numpy(a_l),  # type: ignore[arg-type]
+            dE_do=to_numpy(run.loss.grad_output(o, run.net.t)),  # type: ignore[arg-type]
+            do_da=to_numpy(run.act.derivative(a_l, o)),  # type: ignore[arg-type]
+            delta=to_numpy(run.analytic.deltas[-1]),  # type: ignore[arg-type]
+        )
+    return Report(
+        command=spec.command,
+        version=__version__,
+        settings=_settings(spec, run.device, method, tol),
+        device=device_info(run.device),
+        input=to_numpy(run.net.x) if keep else None,
+        target=to_numpy(run.net.t) if keep else None,
+        output=to_numpy(run.fwd.output) if keep else None,
+        loss=float(run.fwd.loss),
+        layers=layers,
+        check=check,
+        timing=timing,
+        out=out,
+        warnings=warnings,
+        first_nonfinite=bad,
+    )
+
+
+def run(spec: Spec, progress: Progress | None = None) -> Report:
+    """One run of ``spec`` from start to report."""
+    result, timing = execute(spec, progress)
+    return build_report(result, timing)

@@ -1,0 +1,440 @@
+"""Rich renderables built from a Report: they are returned, never printed here."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from rich.columns import Columns
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from percgrad.report import Comparison, LayerReport, Report
+
+BAR_WIDTH = 24
+MIN_DECADES = 2
+"""A log bar spans at least this many decades, so that small differences look small."""
+EDGE = 3
+"""Rows and columns shown at each end of an elided matrix."""
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+
+SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "leaky-relu": "lrelu",
+          "gelu": "gelu", "identity": "id"}
+DPHI_OF_O = {
+    "sigmoid": "o(1−o)", "tanh": "1−o²", "relu": "[a>0]", "leaky-relu": "(a>0 ? 1 : 0.01)",
+    "gelu": "Φ(a)+a·ϕ(a)", "identity": "1",
+}
+DPHI_OF_H = {
+    "sigmoid": "h{k}⊙(1−h{k})", "tanh": "(1−h{k}²)", "relu": "[a{k}>0]",
+    "leaky-relu": "lrelu′(a{k})", "gelu": "gelu′(a{k})", "identity": "1",
+}
+ACT_FORMULA = {
+    "sigmoid": "σ(a) = 1/(1+e^(−a))", "tanh": "tanh(a)", "relu": "relu(a) = max(0, a)",
+    "leaky-relu": "lrelu(a) = max(0.01·a, a)", "gelu": "gelu(a) = a·Φ(a)", "identity": "id(a) = a",
+}
+LOSS_FORMULA = {
+    "mse": "E = (1/n) Σ (o−t)²", "bce": "E = −(1/n) Σ [t·ln o + (1−t)·ln(1−o)]",
+}
+
+
+def make_console(record: bool = False) -> Console:
+    """The stdout console; COLUMNS (when set) fixes the width, as in tests."""
+    width = os.environ.get("COLUMNS")
+    return Console(record=record, highlight=False, width=int(width) if width else None)
+
+
+def sub(n: int | str) -> str:
+    """n as subscript digits."""
+    return str(n).translate(SUBSCRIPTS)
+
+
+def num(v: float | None, digits: int = 4) -> str:
+    """A number for a table: 4 significant digits, e-notation when tiny or huge."""
+    if v is None:
+        return "—"
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("∞" if v > 0 else "−∞")
+    if v == 0:
+        return "0"
+    a = abs(v)
+    if 1e-3 <= a < 1e5:
+        text = f"{v:.{digits}g}"
+    else:
+        text = f"{v:.{max(digits - 2, 1)}e}"
+    return text
+
+
+def short(v: float) -> str:
+    """A number inside a formula: 3 significant digits."""
+    return num(v, 3)
+
+
+def log_bar(value: float, low: float, high: float, width: int = BAR_WIDTH) -> Text:
+    """A bar whose length is log-proportional to ``value`` within [low, high]."""
+    if not math.isfinite(value):
+        return Text("non-finite", style="bold red")
+    if value <= 0:
+        return Text("0", style="dim")
+    if high <= low:
+        frac = 1.0
+    else:
+        frac = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    n = max(1, round(frac * width))
+    return Text("█" * n, style="cyan") + Text("·" * (width - n), style="dim")
+
+
+def bar_range(values: Sequence[float]) -> tuple[float, float]:
+    """The smallest and largest finite positive values (the ends of a log bar)."""
+    good = [v for v in values if math.isfinite(v) and v > 0]
+    if not good:
+        return (1.0, 1.0)
+    high = max(good)
+    return min(min(good), high / 10**MIN_DECADES), high
+
+
+def header(report: Report, title: str, model: str) -> Panel:
+    """The model, the loss, and where and how the run was computed."""
+    s = report.settings
+    dev = report.device
+    where = dev["type"] if dev["type"] == "cpu" else s["device"]
+    lines = [
+        Text.assemble(("model  ", "bold"), model),
+        Text.assemble(("φ      ", "bold"), ACT_FORMULA[s["activation"]]),
+        Text.assemble(("loss   ", "bold"), LOSS_FORMULA[s["loss"]], f"   n = {_n(report)}"),
+        Text.assemble(
+            ("run    ", "bold"),
+            f"{where} ({dev['name']}) · {s['dtype']} · seed {s['seed']} · init {s['init']} "
+            f"(gain {num(s['gain'])}) · bias {'on' if s['bias'] else 'off'} · batch {s['batch']}",
+        ),
+    ]
+    return Panel(Group(*lines), title=f"[bold]percgrad {report.command}[/] — {title}",
+                 title_align="left", border_style="blue", expand=False)
+
+
+def _n(report: Report) -> int:
+    return int(report.settings["batch"]) * int(report.settings["outputs"])
+
+
+def vector(values: np.ndarray, edge: int = 4) -> str:
+    """[0.54, −1.2, 2] (elided in the middle when long)."""
+    flat = list(np.asarray(values).ravel())
+    if len(flat) > 2 * edge + 1:
+        parts = [short(v) for v in flat[:edge]] + ["…"] + [short(v) for v in flat[-edge:]]
+    else:
+        parts = [short(v) for v in flat]
+    return "[" + ", ".join(parts) + "]"
+
+
+def forward_table(report: Report) -> Table:
+    """The forward pass sample by sample: x, a, o, t and the loss."""
+    table = Table(title="Forward pass", title_justify="left", title_style="bold")
+    table.add_column("sample", justify="right")
+    table.add_column("x")
+    table.add_column("a = x·wᵀ" + (" + b" if report.settings["bias"] else ""), justify="right")
+    table.add_column("o = φ(a)", justify="right")
+    table.add_column("t", justify="right")
+    assert report.input is not None and report.out is not None and report.output is not None
+    assert report.target is not None
+    rows = report.input.shape[0]
+    shown = range(rows) if rows <= 8 else [*range(4), -1, *range(rows - 3, rows)]
+    for b in shown:
+        if b == -1:
+            table.add_row("…", "…", "…", "…", "…")
+            continue
+        table.add_row(
+            str(b), vector(report.input[b]), vector(report.out.pre[b]),
+            vector(report.output[b]), vector(report.target[b]),
+        )
+    table.caption = f"E = {num(report.loss, 6)}"
+    table.caption_justify = "left"
+    return table
+
+
+def _entry_rel(a: np.ndarray, b: np.ndarray | None, floor: float) -> np.ndarray:
+    if b is None:
+        return np.zeros_like(a)
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
+    return np.abs(a - b) / scale
+
+
+def single_table(report: Report) -> Table:
+    """One row per weight: the chain-rule factors, then the three gradients and their gaps."""
+    layer = report.layers[0]
+    g = layer.grad
+    assert g.analytic is not None and g.autograd is not None and layer.weight is not None
+    assert report.out is not None and report.input is not None
+    one = report.input.shape[0] == 1
+    table = Table(title="Gradient of every weight", title_justify="left", title_style="bold")
+    table.add_column("j", justify="right")
+    if one:
+        table.add_column("x_j", justify="right")
+    table.add_column("w_j", justify="right")
+    if one:
+        table.add_column("∂E/∂o", justify="right")
+        table.add_column("∂o/∂a", justify="right")
+        table.add_column("∂a/∂w_j", justify="right")
+    for name, style in (("analytic", "bold green"), ("autograd", "bold"), ("numeric", "bold")):
+        table.add_column(name, justify="right", style=style if name == "analytic" else None)
+    table.add_column("max |Δ|", justify="right")
+    table.add_column("rel. err", justify="right")
+
+    def add(label: str, x_val: float | None, w_val: float, da: float,
+            an: float, ag: float, nu: float | None) -> None:
+        deltas = [abs(an - ag)] + ([abs(an - nu)] if nu is not None else [])
+        scale = max(abs(an), abs(ag), abs(nu or 0.0), 1e-300)
+        cells = [label]
+        if one:
+            cells.append(num(x_val))
+        cells.append(num(w_val))
+        if one:
+            cells += [num(float(report.out.dE_do[0, 0])), num(float(report.out.do_da[0, 0])), num(da)]
+        cells += [num(an, 6), num(ag, 6), num(nu, 6), num(max(deltas), 2), num(max(deltas) / scale, 2)]
+        table.add_row(*cells)
+
+    n_inputs = layer.shape[1]
+    for j in range(n_inputs):
+        nu = None if g.numeric is None else float(g.numeric[0, j])
+        x_val = float(report.input[0, j])
+        add(str(j), x_val, float(layer.weight[0, j]), x_val,
+            float(g.analytic[0, j]), float(g.autograd[0, j]), nu)
+    if layer.bias is not None and layer.bias_grad is not None:
+        bg = layer.bias_grad
+        assert bg.analytic is not None and bg.autograd is not None
+        nu = None if bg.numeric is None else float(bg.numeric[0])
+        add("b", None, float(layer.bias[0]), 1.0, float(bg.analytic[0]), float(bg.autograd[0]), nu)
+    if not one:
+        table.caption = (
+            "With a batch the factors differ per sample: ∂E/∂w_j = Σ_b ∂E/∂o_b · ∂o_b/∂a_b · x_bj."
+        )
+        table.caption_justify = "left"
+    return table
+
+
+def _loss_factor(report: Report) -> tuple[str, str]:
+    """∂E/∂o · ∂o/∂a as a formula, and how to put numbers in it (with {o}, {t}, {f})."""
+    s = report.settings
+    n = _n(report)
+    scale = "" if n == 1 else f"/{n}"
+    if s["loss"] == "bce":
+        return f"(o−t){scale}", f"({{o}}−{{t}}){scale}"
+    two = "2" if n == 1 else f"(2/{n})"
+    return f"{two}(o−t)·{DPHI_OF_O[s['activation']]}", f"{two}({{o}}−{{t}})·{{f}}"
+
+
+def derivation_single(report: Report) -> Panel:
+    """∂E/∂w₀ by the chain rule, with the numbers put in."""
+    assert report.out is not None and report.input is not None and report.output is not None
+    assert report.target is not None
+    s = report.settings
+    layer = report.layers[0]
+    assert layer.grad.analytic is not None
+    symbolic, numbers = _loss_factor(report)
+    rows = report.input.shape[0]
+    lines: list[RenderableType] = []
+    if s["loss"] == "bce":
+        lines.append(Text(
+            "bce with a sigmoid output: ∂E/∂o = (o−t)/(n·o(1−o)) and ∂o/∂a = o(1−o), so σ′ cancels: "
+            "∂E/∂a = (o−t)/n.", style="italic"))
+    terms = []
+    for b in range(min(rows, 3)):
+        o, t = float(report.output[b, 0]), float(report.target[b, 0])
+        f = float(report.out.do_da[b, 0])
+        x0 = float(report.input[b, 0])
+        terms.append(numbers.format(o=short(o), t=short(t), f=short(f)) + f"·{short(x0)}")
+    total = float(layer.grad.analytic[0, 0])
+    if rows == 1:
+        eq = f"∂E/∂w₀ = {symbolic}·x₀ = {terms[0]} = {num(total)}"
+    else:
+        more = " + …" if rows > 3 else ""
+        eq = f"∂E/∂w₀ = Σ_b {symbolic}·x_b0 = {' + '.join(terms)}{more} = {num(total)}"
+    lines.append(Text(eq))
+    lines.append(Text(
+        f"‖∂E/∂W‖ = {num(layer.grad_norm)}   ‖δ‖ = ‖∂E/∂a‖ = {num(layer.delta_norm)}", style="dim"
+    ))
+    return Panel(Group(*lines), title="Chain rule for one weight", title_align="left",
+                 expand=False)
+
+
+def single(report: Report) -> list[RenderableType]:
+    """Everything ``percgrad single`` shows."""
+    sym = SYMBOL[report.settings["activation"]]
+    b = " + b" if report.settings["bias"] else ""
+    parts: list[RenderableType] = [
+        header(report, "one neuron", f"o = {sym}(x·wᵀ{b})   (w: 1×{report.layers[0].shape[1]})"),
+    ]
+    parts += _body_or_notice(report, lambda: [
+        forward_table(report), single_table(report), derivation_single(report),
+    ])
+    parts += verdict(report)
+    return parts
+
+
+def _body_or_notice(report: Report, body) -> list[RenderableType]:  # type: ignore[no-untyped-def]
+    if not report.settings.get("tensors", True) or report.input is None:
+        return []
+    return list(body())
+
+
+def _model_formula(report: Report) -> str:
+    s = report.settings
+    sym = SYMBOL[s["activation"]]
+    b = "+b{k}" if s["bias"] else ""
+    depth = len(report.layers)
+    if depth == 1:
+        return f"o = {sym}(W₁x{b.format(k='₁')})"
+    parts = []
+    prev = "x"
+    for k in range(1, depth + 1):
+        out = "o" if k == depth else f"h{sub(k)}"
+        parts.append(f"{out} = {sym}(W{sub(k)}{prev}{b.format(k=sub(k))})")
+        prev = out
+    return ",  ".join(parts)
+
+
+def derivation_multi(report: Report) -> Panel:
+    """The backward pass in matrix form, with the symbols of this network."""
+    s = report.settings
+    depth = len(report.layers)
+    n = _n(report)
+    act = s["activation"]
+    sym = SYMBOL[act]
+    L = sub(depth)
+    lines: list[str] = []
+    dphi_out = DPHI_OF_O[act].replace("o(1−o)", "o ⊙ (1−o)")
+    if s["loss"] == "bce":
+        lines.append(f"δ{L} = ∂E/∂a{L} = (o−t)/{n}          (bce: σ′ cancels)")
+    else:
+        lines.append(f"δ{L} = ∂E/∂o ⊙ {sym}′(a{L}) = (2/{n})·(o−t) ⊙ {dphi_out}")
+    for k in range(depth, 0, -1):
+        prev = "x" if k == 1 else f"h{sub(k - 1)}"
+        out_n, in_n = report.layers[k - 1].shape
+        lines.append(f"∂E/∂W{sub(k)} = δ{sub(k)}ᵀ {prev}          ({out_n}×{in_n})")
+        if s["bias"]:
+            lines.append(f"∂E/∂b{sub(k)} = Σ_batch δ{sub(k)}")
+        if k > 1:
+            dphi = DPHI_OF_H[act].format(k=sub(k - 1))
+            lines.append(f"δ{sub(k - 1)} = (δ{sub(k)} W{sub(k)}) ⊙ {dphi}")
+    if depth == 1 and s["loss"] == "mse" and act == "sigmoid":
+        lines.append(
+            f"In column form: ∂E/∂W = (2/{n})·((o−t) ⊙ o ⊙ (1−o)) xᵀ"
+            + ("   — the tutorial's c/2.0 for n = 4" if n == 4 else "")
+        )
+    return Panel(Text("\n".join(lines)), title="Backward pass in matrix form "
+                 "(rows = samples: a = h Wᵀ, δ = ∂E/∂a)", title_align="left", expand=False)
+
+
+def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> RenderableType:
+    """A matrix as a borderless table, elided in the middle like NumPy, titled with its shape."""
+    if values is None:
+        return Text(f"{title}\n—", style="dim")
+    m = np.atleast_2d(values)
+    rows, cols = m.shape
+    r_idx: list[int | None] = list(range(rows)) if rows <= 2 * edge else [
+        *range(edge), None, *range(rows - edge, rows)]
+    c_idx: list[int | None] = list(range(cols)) if cols <= 2 * edge else [
+        *range(edge), None, *range(cols - edge, cols)]
+    table = Table(title=f"{title} ({rows}×{cols})", show_header=False, box=None, padding=(0, 1),
+                  title_justify="left")
+    for _ in c_idx:
+        table.add_column(justify="right", no_wrap=True)
+    for r in r_idx:
+        if r is None:
+            table.add_row(*["⋮" for _ in c_idx])
+        else:
+            table.add_row(*["…" if c is None else num(float(m[r, c])) for c in c_idx])
+    return table
+
+
+def layer_matrices(layer: LayerReport) -> Columns:
+    """The weight matrix and the three gradient matrices of one layer, side by side (wrapped
+    onto more lines when the terminal is narrow)."""
+    g = layer.grad
+    return Columns(
+        [
+            matrix(layer.weight, layer.name),
+            matrix(g.analytic, f"∂E/∂{layer.name} analytic"),
+            matrix(g.autograd, f"∂E/∂{layer.name} autograd"),
+            matrix(g.numeric, f"∂E/∂{layer.name} numeric"),
+        ],
+        padding=(1, 3),
+    )
+
+
+def _rel(cmp: Comparison | None) -> float | None:
+    return None if cmp is None else cmp.rel_error
+
+
+def summary_table(report: Report) -> Table:
+    """Per layer: shape, norms three ways, ‖δ‖, the largest gaps and a log-scale bar."""
+    table = Table(title="Per-layer summary", title_justify="left", title_style="bold")
+    for name in ("layer", "shape", "‖W‖", "‖∂E/∂W‖ analytic", "autograd", "numeric", "‖δ‖",
+                 "max |Δ|", "rel. err"):
+        table.add_column(name, justify="left" if name in ("layer", "shape") else "right")
+    low, high = bar_range([layer.grad_norm for layer in report.layers])
+    table.add_column(f"‖∂E/∂W‖, log scale {num(low, 1)} … {num(high, 2)}")
+    for layer in report.layers:
+        rel = max(
+            (r for r in (_rel(layer.vs_autograd), _rel(layer.vs_numeric)) if r is not None),
+            default=None,
+        )
+        gap = max(layer.vs_autograd.max_abs_diff,
+                  layer.vs_numeric.max_abs_diff if layer.vs_numeric else 0.0)
+        table.add_row(
+            layer.name, f"{layer.shape[0]}×{layer.shape[1]}", num(layer.weight_norm),
+            num(layer.grad_norm_analytic), num(layer.grad_norm), num(layer.grad_norm_numeric),
+            num(layer.delta_norm), num(gap, 2), num(rel, 2),
+            log_bar(layer.grad_norm, low, high),
+        )
+    return table
+
+
+def multi(report: Report) -> list[RenderableType]:
+    """Everything ``percgrad multi`` shows."""
+    shapes = " → ".join(str(layer.shape[1]) for layer in report.layers)
+    shapes += f" → {report.layers[-1].shape[0]}"
+    parts: list[RenderableType] = [
+        header(report, f"perceptron {shapes}", _model_formula(report)),
+        derivation_multi(report),
+    ]
+    for layer in report.layers:
+        parts.append(layer_matrices(layer))
+    parts.append(summary_table(report))
+    parts += verdict(report)
+    return parts
+
+
+def verdict(report: Report) -> list[RenderableType]:
+    """Warnings, then one line: passed, failed (and where), or not applicable."""
+    c = report.check
+    s = report.settings
+    parts: list[RenderableType] = [Text(f"⚠ {w}", style="yellow") for w in report.warnings]
+    what = {"full": "autograd and every finite difference",
+            "fast": f"autograd and {len(c.directions or [])} random-direction finite differences",
+            "off": "autograd (finite differences off)"}[c.method]
+    if c.passed is None:
+        parts.append(Text("? check not applicable: the run is not finite.", style="bold yellow"))
+    elif c.passed:
+        parts.append(Text.assemble(
+            ("✔ PASS ", "bold green"),
+            f"the hand-derived gradient matches {what}: max relative error "
+            f"{num(c.max_rel_error, 2)} ≤ {num(c.tolerance, 1)} ({s['dtype']})",
+        ))
+    else:
+        parts.append(Text.assemble(
+            ("✘ FAIL ", "bold red"),
+            f"max relative error {num(c.max_rel_error, 2)} > {num(c.tolerance, 1)} ({s['dtype']})",
+        ))
+        for f in c.failures[:10]:
+            parts.append(Text(f"  • {f}", style="red"))
+    t = report.timing
+    if t:
+        parts.append(Text(
+            "time: forward {:.2g} s · analytic {:.2g} s · autograd {:.2g} s · numeric {:.2g} s".format(
+                t["forward_s"], t["analytic_s"], t["autograd_s"], t["numeric_s"]),
+            style="dim",
+        ))
+    return parts

@@ -1,0 +1,165 @@
+"""What to build: a frozen, validated description of one run (no torch, no Typer, no Rich)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from percgrad.errors import PercgradError
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky-relu", "gelu", "identity")
+LOSS_NAMES = ("mse", "bce")
+INIT_NAMES = ("normal", "pytorch", "xavier", "kaiming", "orthogonal")
+CHECK_NAMES = ("auto", "full", "fast", "off")
+DTYPE_NAMES = ("float32", "float64")
+COMMANDS = ("single", "multi", "vanish")
+
+MAX_SEED = 2**63 - 1
+FULL_CHECK_MAX_PARAMS = 5000
+"""``--check auto`` runs the full finite-difference check up to this many parameters."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything one run needs, already checked: sizes, functions, init, device and check."""
+
+    command: str
+    sizes: tuple[int, ...]
+    """Layer widths from the input side: (inputs, hidden..., outputs)."""
+    activation: str = "sigmoid"
+    loss: str = "mse"
+    init: str = "normal"
+    gain: float = 1.0
+    bias: bool = False
+    batch: int = 1
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    check: str = "auto"
+    tolerance: float | None = None
+    x: tuple[tuple[float, ...], ...] | None = None
+    """Input rows given by hand, shape (batch, inputs); None draws x ~ N(0, 1)."""
+    w: tuple[float, ...] | None = None
+    """The single neuron's weights given by hand; None draws them by ``init``."""
+    target: tuple[float, ...] = (1.0,)
+    """One value for every output, or one per output."""
+    keep_tensors: bool = True
+    """Copy every weight and gradient matrix into the report."""
+    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    """Command-specific settings, echoed in the report (e.g. vanish's depth and width)."""
+
+    def __post_init__(self) -> None:
+        _choice(self.command, COMMANDS, "command")
+        _choice(self.activation, ACTIVATION_NAMES, "--activation")
+        _choice(self.loss, LOSS_NAMES, "--loss")
+        _choice(self.init, INIT_NAMES, "--init")
+        _choice(self.check, CHECK_NAMES, "--check")
+        _choice(self.dtype, DTYPE_NAMES, "--dtype")
+        if not self.sizes or any(n < 1 for n in self.sizes) or len(self.sizes) < 2:
+            raise PercgradError(f"layer sizes must be positive, got {list(self.sizes)}", "--inputs")
+        _positive(self.gain, "--gain")
+        if self.tolerance is not None:
+            _positive(self.tolerance, "--tolerance")
+        if self.batch < 1:
+            raise PercgradError(f"must be at least 1, got {self.batch}", "--batch")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise PercgradError(f"must be between 0 and 2**63−1, got {self.seed}", "--seed")
+        if self.loss == "bce":
+            if self.activation != "sigmoid":
+                raise PercgradError(
+                    f"bce needs outputs in (0, 1), which only sigmoid gives; "
+                    f"--activation is {self.activation!r} (use --activation sigmoid or --loss mse)",
+                    "--loss",
+                )
+            bad = [t for t in self.target if not 0.0 <= t <= 1.0]
+            if bad:
+                raise PercgradError(f"bce needs targets in [0, 1], got {bad[0]!r}", "--target")
+        n_in, n_out = self.sizes[0], self.sizes[-1]
+        if len(self.target) not in (1, n_out):
+            raise PercgradError(
+                f"give one value or {n_out} (one per output), got {len(self.target)}", "--target"
+            )
+        if self.x is not None:
+            if len(self.x) != self.batch:
+                raise PercgradError(
+                    f"{len(self.x)} row(s) given but --batch is {self.batch}", "--x"
+                )
+            for row in self.x:
+                if len(row) != n_in:
+                    raise PercgradError(
+                        f"each row needs {n_in} value(s) (one per input), got {len(row)}", "--x"
+                    )
+        if self.w is not None and len(self.w) != n_in:
+            raise PercgradError(f"needs {n_in} value(s) (one per input), got {len(self.w)}", "--w")
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers."""
+        return len(self.sizes) - 1
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable numbers: weights, and biases when on."""
+        pairs = zip(self.sizes[:-1], self.sizes[1:])
+        return sum(o * i + (o if self.bias else 0) for i, o in pairs)
+
+    def resolved_check(self) -> str:
+        """``auto`` made concrete: full up to a few thousand parameters, fast beyond."""
+        if self.check != "auto":
+            return self.check
+        return "full" if self.n_params <= FULL_CHECK_MAX_PARAMS else "fast"
+
+    def resolved_tolerance(self) -> float:
+        """The pass/fail tolerance on relative error: the user's, or the dtype's default."""
+        if self.tolerance is not None:
+            return self.tolerance
+        return 1e-6 if self.dtype == "float64" else 1e-3
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:
+    if value not in allowed:
+        raise PercgradError(f"{value!r} is not one of: {', '.join(allowed)}", option)
+
+
+def _positive(value: float, option: str) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise PercgradError(f"must be a positive finite number, got {value!r}", option)
+
+
+def parse_numbers(text: str, option: str) -> tuple[float, ...]:
+    """Parse '0.5,-1.2,2' into floats: numbers only, never evaluated, all finite."""
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip():
+        raise PercgradError("expected comma-separated numbers, got nothing", option)
+    values = []
+    for i, item in enumerate(items):
+        if not item:
+            raise PercgradError(f"value {i + 1} of {text!r} is empty", option)
+        try:
+            value = float(item)
+        except ValueError:
+            raise PercgradError(f"{item!r} is not a number (in {text!r})", option) from None
+        if not math.isfinite(value):
+            raise PercgradError(f"{item!r} is not a finite number", option)
+        values.append(value)
+    return tuple(values)
+
+
+def parse_rows(text: str, option: str) -> tuple[tuple[float, ...], ...]:
+    """Parse '1,2;3,4' into rows of numbers: ';' separates samples of a batch."""
+    rows = tuple(parse_numbers(row, option) for row in text.split(";"))
+    if len({len(r) for r in rows}) > 1:
+        raise PercgradError(f"rows of {text!r} have different lengths", option)
+    return rows
+
+
+def parse_sizes(text: str, option: str) -> tuple[int, ...]:
+    """Parse '8,8' into positive layer widths; '' means none."""
+    if not text.strip():
+        return ()
+    sizes = []
+    for item in (i.strip() for i in text.split(",")):
+        if not item.isdigit() or int(item) < 1:
+            raise PercgradError(f"expected positive integers like 8,8, got {text!r}", option)
+        sizes.append(int(item))
+    return tuple(sizes)
