@@ -17,6 +17,8 @@ from percgrad.options import ActivationName, CheckName, DtypeName, InitName, Los
 from percgrad.spec import Spec, parse_numbers, parse_rows, parse_sizes
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from percgrad.report import Report
 
 EXIT_CHECK_FAILED = 1
@@ -88,7 +90,9 @@ BiasOpt = Annotated[
     bool, typer.Option("--bias/--no-bias", help="Add a bias to every layer.", rich_help_panel=MODEL)
 ]
 BatchOpt = Annotated[
-    int, typer.Option("--batch", "-b", help="Samples in the batch.", rich_help_panel=DATA)
+    int | None,
+    typer.Option("--batch", "-b", help="Samples in the batch [default: 1, or the rows of --x].",
+                 rich_help_panel=DATA, show_default=False),
 ]
 XOpt = Annotated[
     str | None,
@@ -159,7 +163,7 @@ class Common:
     init: InitName
     gain: float
     bias: bool
-    batch: int
+    batch: int | None
     seed: int
     device: str
     dtype: DtypeName
@@ -179,7 +183,7 @@ class Common:
             "init": self.init.value,
             "gain": self.gain,
             "bias": self.bias,
-            "batch": self.batch,
+            "batch": 1 if self.batch is None else self.batch,
             "seed": self.seed,
             "device": self.device,
             "dtype": self.dtype.value,
@@ -188,7 +192,7 @@ class Common:
         }
 
 
-def _err_console():  # type: ignore[no-untyped-def]
+def _err_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
@@ -212,11 +216,14 @@ def _debugging(common: Common) -> bool:
     return common.debug or os.environ.get("PERCGRAD_DEBUG", "") not in ("", "0")
 
 
-def _batch_and_x(x: str | None, batch: int, option_batch_given: bool) -> tuple[tuple[tuple[float, ...], ...] | None, int]:
+Rows = tuple[tuple[float, ...], ...]
+
+
+def _batch_and_x(x: str | None, batch: int | None) -> tuple[Rows | None, int]:
     if x is None:
-        return None, positive(batch, "--batch")
+        return None, positive(1 if batch is None else batch, "--batch")
     rows = parse_rows(x, "--x")
-    if option_batch_given and batch != len(rows):
+    if batch is not None and batch != len(rows):
         raise PercgradError(f"{len(rows)} row(s) given but --batch is {batch}", "--x")
     return rows, len(rows)
 
@@ -302,17 +309,11 @@ def _compute_one(spec: Spec, interactive: bool) -> Report:
         return run(spec, progress)
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    from typer._click.core import ParameterSource  # type: ignore[import-not-found]
-
-    return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
-
-
 @app.command()
 def single(
-    ctx: typer.Context,
-    inputs: Annotated[int, typer.Option("--inputs", "-n", help="Inputs N of the neuron.",
-                                        rich_help_panel=MODEL)] = 3,
+    inputs: Annotated[int | None, typer.Option(
+        "--inputs", "-n", help="Inputs N of the neuron [default: 3, or the length of --x/--w].",
+        rich_help_panel=MODEL, show_default=False)] = None,
     x: XOpt = None,
     w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
@@ -342,15 +343,18 @@ def single(
                     tolerance, json, timing, save, plot, debug)
 
     def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, batch, _given(ctx, "batch"))
+        rows, n_batch = _batch_and_x(x, batch)
         w_values = None if w is None else parse_numbers(w, "--w")
-        n = positive(inputs, "--inputs")
-        given = [len(v) for v in (rows[0] if rows else None, w_values) if v is not None]
+        n = positive(3 if inputs is None else inputs, "--inputs")
+        given = [(opt, len(v)) for opt, v in (("--x", rows[0] if rows else None), ("--w", w_values))
+                 if v is not None]
         if given:
-            if _given(ctx, "inputs") and given[0] != n:
-                opt = "--x" if rows else "--w"
-                raise PercgradError(f"has {given[0]} value(s) but --inputs is {n}", opt)
-            n = given[0]
+            opt, length = given[0]
+            if inputs is not None and length != n:
+                raise PercgradError(f"has {length} value(s) but --inputs is {n}", opt)
+            if len(given) == 2 and given[1][1] != length:
+                raise PercgradError(f"has {given[1][1]} value(s) but --x has {length}", "--w")
+            n = length
         fields = {**common.spec_fields(), "batch": n_batch}
         return Spec(
             "single", (n, 1), x=rows, w=w_values,
@@ -363,9 +367,9 @@ def single(
 
 @app.command()
 def multi(
-    ctx: typer.Context,
-    inputs: Annotated[int, typer.Option("--inputs", "-n", help="Inputs of the network.",
-                                        rich_help_panel=MODEL)] = 3,
+    inputs: Annotated[int | None, typer.Option(
+        "--inputs", "-n", help="Inputs of the network [default: 3, or the length of --x].",
+        rich_help_panel=MODEL, show_default=False)] = None,
     outputs: Annotated[int, typer.Option("--outputs", "-m", help="Outputs of the network.",
                                          rich_help_panel=MODEL)] = 4,
     hidden: Annotated[str, typer.Option("--hidden", help="Hidden layer widths, e.g. 8,8 "
@@ -398,10 +402,10 @@ def multi(
                     tolerance, json, timing, save, plot, debug)
 
     def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, batch, _given(ctx, "batch"))
-        n_in = positive(inputs, "--inputs")
+        rows, n_batch = _batch_and_x(x, batch)
+        n_in = positive(3 if inputs is None else inputs, "--inputs")
         if rows is not None:
-            if _given(ctx, "inputs") and len(rows[0]) != n_in:
+            if inputs is not None and len(rows[0]) != n_in:
                 raise PercgradError(f"has {len(rows[0])} value(s) but --inputs is {n_in}", "--x")
             n_in = len(rows[0])
         sizes = (n_in, *parse_sizes(hidden, "--hidden"), positive(outputs, "--outputs"))
@@ -414,11 +418,113 @@ def multi(
     _execute(common, make_spec, _compute_one, _renderer("multi"))
 
 
+@app.command()
+def vanish(
+    depth: Annotated[int, typer.Option("--depth", "-D", help="Layers in the chain.",
+                                       rich_help_panel=MODEL)] = 10,
+    width: Annotated[int, typer.Option("--width", "-w", help="Units per layer (1: the "
+                                       "tutorial's chain of single neurons).",
+                                       rich_help_panel=MODEL)] = 1,
+    compare_acts: Annotated[str | None, typer.Option(
+        "--compare", help="Run once per activation, e.g. sigmoid,tanh,relu, side by side.",
+        rich_help_panel="Compare and train")] = None,
+    compare_inits: Annotated[str | None, typer.Option(
+        "--compare-init", help="Run once per init, e.g. normal,xavier,kaiming, side by side.",
+        rich_help_panel="Compare and train")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Train with plain SGD for N steps and "
+                                       "track every layer's ‖δ‖.",
+                                       rich_help_panel="Compare and train")] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
+                                      rich_help_panel="Compare and train")] = 0.1,
+    tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
+                                          "in the JSON (they can be huge).",
+                                          rich_help_panel=RUN)] = False,
+    target: TargetOpt = "1.0",
+    batch: BatchOpt = 1,
+    activation: ActivationOpt = ActivationName.sigmoid,
+    loss: LossOpt = LossName.mse,
+    init: InitOpt = InitName.normal,
+    gain: GainOpt = 1.0,
+    bias: BiasOpt = False,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
+    check: CheckOpt = CheckName.auto,
+    tolerance: ToleranceOpt = None,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A deep chain of layers: how the gradient shrinks (or grows) layer by layer, beside what
+    mean-field theory predicts, with a log-scale chart and a diagnosis.
+
+    The tutorial's closing remark, measured: percgrad vanish --depth 10
+    """
+    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
+                    tolerance, json, timing, save, plot, debug)
+    from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES
+
+    def make_spec() -> Spec:
+        positive(depth, "--depth")
+        positive(width, "--width")
+        if steps < 0:
+            raise PercgradError(f"must be 0 or more, got {steps}", "--steps")
+        if steps and not (lr > 0 and lr < float("inf")):
+            raise PercgradError(f"must be a positive finite number, got {lr!r}", "--lr")
+        if compare_acts is not None and compare_inits is not None:
+            raise PercgradError("give --compare or --compare-init, not both", "--compare")
+        if steps and (compare_acts is not None or compare_inits is not None):
+            raise PercgradError("cannot be combined with --compare or --compare-init", "--steps")
+        fields = common.spec_fields()
+        positive(int(fields["batch"]), "--batch")  # type: ignore[call-overload]
+        extra: dict[str, object] = {
+            "depth": depth, "width": width, "steps": steps, "lr": lr, "tensors": tensors,
+        }
+        return Spec(
+            "vanish", (width,) * (depth + 1), target=parse_numbers(target, "--target"),
+            keep_tensors=tensors, extra=extra,
+            **fields,  # type: ignore[arg-type]
+        )
+
+    def choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
+        items = [item.strip().lower() for item in text.split(",") if item.strip()]
+        if not items:
+            raise PercgradError(f"expected a comma-separated list of {', '.join(allowed)}", option)
+        for item in items:
+            if item not in allowed:
+                raise PercgradError(f"{item!r} is not one of: {', '.join(allowed)}", option)
+        return list(dict.fromkeys(items))
+
+    def compute(spec: Spec, interactive: bool) -> Report:
+        from percgrad.progress import progress_for
+        from percgrad.vanish import compare_runs, run_vanish, train, with_setting
+
+        if compare_acts is not None or compare_inits is not None:
+            if compare_acts is not None:
+                by, values = "activation", choices(compare_acts, ACTIVATION_NAMES, "--compare")
+            else:
+                by, values = "init", choices(compare_inits or "", INIT_NAMES, "--compare-init")
+            specs = [(v, with_setting(spec, **{by: v})) for v in values]
+            with progress_for("finite differences", interactive) as progress:
+                return compare_runs(specs, by, progress)
+        with progress_for("finite differences", interactive) as progress:
+            report, result = run_vanish(spec, progress)
+        if steps:
+            with progress_for(f"training {steps} steps", interactive) as progress:
+                train(result, report, steps, lr, progress)
+        return report
+
+    _execute(common, make_spec, compute, _renderer("vanish"))
+
+
 def _renderer(command: str) -> Callable[[Report], list[object]]:
     def show(report: Report) -> list[object]:
         from percgrad import render
 
-        return getattr(render, command)(report)  # type: ignore[no-any-return]
+        shown: list[object] = getattr(render, command)(report)
+        return shown
 
     return show
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ SATURATION = 0.1
 """A unit is saturated when |φ′(a)| is below this fraction of sup |φ′|."""
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,7 +59,7 @@ def _entry_name(layer: int, index: tuple[int, ...], bias: bool) -> str:
     return f"{prefix}{layer + 1}[{','.join(str(i) for i in index)}]"
 
 
-def _compare(
+def compare(
     layer: int,
     pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]],
     floor: float,
@@ -79,8 +81,6 @@ def _compare(
         max_abs = float(diff.flatten()[flat])
         scale = max(float(a64.abs().max()), float(b64.abs().max()), floor)
         rel = max_abs / scale
-        if not rel <= best.rel_error and best.worst is not None:
-            pass
         if best.worst is None or not rel <= best.rel_error:
             index = tuple(int(i) for i in np.unravel_index(flat, tuple(diff.shape)))
             best = Comparison(
@@ -112,7 +112,7 @@ def _first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
     return None
 
 
-def _timed(device: torch.device, fn: Callable[[], object]) -> tuple[object, float]:
+def _timed(device: torch.device, fn: Callable[[], T]) -> tuple[T, float]:
     synchronize(device)
     start = time.perf_counter()
     value = fn()
@@ -132,21 +132,20 @@ def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str
     act, lossf = activation(spec.activation), loss(spec.loss)
     net = build_net(spec, device, dtype)
     fwd, t_fwd = _timed(device, lambda: forward(net, act, lossf))
-    assert isinstance(fwd, Forward)
     analytic, t_an = _timed(device, lambda: analytic_backward(net, fwd, act, lossf))
-    (autograd, _), t_ag = _timed(device, lambda: autograd_backward(net, act, lossf))  # type: ignore[misc]
-    assert isinstance(analytic, Gradients) and isinstance(autograd, Gradients)
+    auto_result, t_ag = _timed(device, lambda: autograd_backward(net, act, lossf))
+    autograd = auto_result[0]
     method = spec.resolved_check()
     numeric: NumericGradients | None = None
     t_num = 0.0
     if method != "off" and _first_nonfinite(fwd, [analytic, autograd]) is None:
         net64 = net.to(device, torch.float64)
         if method == "full":
-            numeric, t_num = _timed(  # type: ignore[assignment]
+            numeric, t_num = _timed(
                 device, lambda: full_gradients(net64, act, lossf, progress=progress)
             )
         else:
-            numeric, t_num = _timed(  # type: ignore[assignment]
+            numeric, t_num = _timed(
                 device,
                 lambda: fast_gradients(net64, act, lossf, [analytic, autograd], seed=spec.seed),
             )
@@ -198,7 +197,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_ag, None, False)]
         if gb_an is not None and gb_ag is not None:
             pairs.append((gb_an, gb_ag, None, True))
-        vs_ag = _compare(k, pairs, ag_floor)
+        vs_ag = compare(k, pairs, ag_floor)
         vs_num: Comparison | None = None
         g_num = gb_num = None
         kinks = 0
@@ -211,7 +210,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             ]
             if gb_an is not None and gb_num is not None:
                 npairs.append((gb_an, gb_num, num.bias_kinks[k], True))
-            vs_num = _compare(k, npairs, num_floor)
+            vs_num = compare(k, npairs, num_floor)
             kinks = vs_num.skipped
             kinks_total += kinks
         dphi = run.act.derivative(run.fwd.pre[k], run.fwd.post[k]).abs()

@@ -111,7 +111,9 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     first_nonfinite: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    """Command-specific results (vanish: theory, summary, history, runs)."""
+    """Command-specific results (vanish: theory, summary, history)."""
+    runs: list[Report] = field(default_factory=list)
+    """With ``vanish --compare``: one report per compared setting; this one holds the verdict."""
 
     @property
     def finite(self) -> bool:
@@ -172,9 +174,33 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
     }
 
 
+def _check_document(check: CheckReport) -> dict[str, Any]:
+    return {
+        "method": check.method,
+        "tolerance": check.tolerance,
+        "max_rel_error": check.max_rel_error,
+        "passed": check.passed,
+        "failures": check.failures,
+        "resolution": check.resolution,
+        "directions": check.directions,
+        "kinks": check.kinks,
+    }
+
+
 def document(report: Report) -> dict[str, Any]:
     """The JSON document of one run, as a dict (see the README for every key)."""
-    check = report.check
+    if report.runs:
+        return clean({
+            "schema": SCHEMA,
+            "command": report.command,
+            "version": report.version,
+            "settings": report.settings,
+            "device": report.device,
+            **report.extra,
+            "check": _check_document(report.check),
+            "runs": [document(r) for r in report.runs],
+            "warnings": report.warnings,
+        })
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "command": report.command,
@@ -188,16 +214,7 @@ def document(report: Report) -> dict[str, Any]:
         "finite": report.finite,
         "first_nonfinite": report.first_nonfinite,
         "layers": [layer_document(layer) for layer in report.layers],
-        "check": {
-            "method": check.method,
-            "tolerance": check.tolerance,
-            "max_rel_error": check.max_rel_error,
-            "passed": check.passed,
-            "failures": check.failures,
-            "resolution": check.resolution,
-            "directions": check.directions,
-            "kinks": check.kinks,
-        },
+        "check": _check_document(report.check),
         "timing": report.timing,
         "warnings": report.warnings,
     }
@@ -210,5 +227,7 @@ def to_json(report: Report, timing: bool = True) -> str:
     ``timing`` False the timings are null, so that equal runs give identical documents."""
     doc = document(report)
     if not timing:
-        doc["timing"] = {key: None for key in doc["timing"]}
+        for d in [doc, *doc.get("runs", [])]:
+            if "timing" in d:
+                d["timing"] = {key: None for key in d["timing"]}
     return json.dumps(doc, indent=2, allow_nan=False)

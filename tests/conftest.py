@@ -1,0 +1,86 @@
+"""Shared fixtures: a stable terminal width, a relative-error helper, the three backward
+passes of a spec, and a deliberately wrong sigmoid derivative."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import NamedTuple
+
+import pytest
+import torch
+
+from percgrad import functions
+from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.functions import Activation, Loss
+from percgrad.net import Net, build_net
+from percgrad.spec import Spec
+
+
+@pytest.fixture(autouse=True)
+def _stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich reads COLUMNS: a fixed, wide terminal keeps its output stable and unwrapped."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("PERCGRAD_DEBUG", raising=False)
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    """max|a−b| / max(max|a|, max|b|, 1e-300), in float64."""
+    a64 = a.detach().to("cpu", torch.float64)
+    b64 = b.detach().to("cpu", torch.float64)
+    assert a64.shape == b64.shape, (a64.shape, b64.shape)
+    if a64.numel() == 0:
+        return 0.0
+    diff = float((a64 - b64).abs().max())
+    scale = max(float(a64.abs().max()), float(b64.abs().max()), 1e-300)
+    return diff / scale
+
+
+@pytest.fixture
+def rel_err() -> Callable[[torch.Tensor, torch.Tensor], float]:
+    return relative_error
+
+
+class Passes(NamedTuple):
+    """One spec's network and its forward, analytic and autograd passes."""
+
+    spec: Spec
+    net: Net
+    act: Activation
+    loss: Loss
+    fwd: Forward
+    analytic: Gradients
+    autograd: Gradients
+    autograd_loss: torch.Tensor
+
+
+def run_passes(spec: Spec, device: str = "cpu", dtype: torch.dtype = torch.float64) -> Passes:
+    """build_net → forward → analytic_backward and autograd_backward."""
+    act = functions.activation(spec.activation)
+    lossf = functions.loss(spec.loss)
+    net = build_net(spec, device, dtype)
+    fwd = forward(net, act, lossf)
+    analytic = analytic_backward(net, fwd, act, lossf)
+    autograd, e = autograd_backward(net, act, lossf)
+    return Passes(spec, net, act, lossf, fwd, analytic, autograd, e)
+
+
+@pytest.fixture
+def passes() -> Callable[..., Passes]:
+    return run_passes
+
+
+def wrong_sigmoid_derivative(a: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Twice σ′: every analytic gradient through a sigmoid comes out doubled."""
+    return 2.0 * h * (1.0 - h)
+
+
+@pytest.fixture
+def wrong_sigmoid(monkeypatch: pytest.MonkeyPatch) -> Activation:
+    """Replace sigmoid's hand-written derivative (its value, used by autograd and the finite
+    differences, stays right). functions.activation() reads the dict at call time."""
+    bad = dataclasses.replace(
+        functions.ACTIVATIONS["sigmoid"], derivative=wrong_sigmoid_derivative
+    )
+    monkeypatch.setitem(functions.ACTIVATIONS, "sigmoid", bad)
+    return bad
