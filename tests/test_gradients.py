@@ -39,6 +39,8 @@ def _assert_agree(p, relative_error, tol: float = TOL) -> None:
         d_an, d_ag = p.analytic.deltas[k], p.autograd.deltas[k]
         assert d_an.shape == p.fwd.pre[k].shape
         assert relative_error(d_an, d_ag) <= tol, f"delta{k + 1}"
+    # δ_L = ∂E/∂o ⊙ φ′(a_L) is elementwise (no sums), so it must agree entry by entry.
+    torch.testing.assert_close(p.analytic.deltas[-1], p.autograd.deltas[-1], rtol=tol, atol=0.0)
     assert float(p.autograd_loss) == pytest.approx(float(p.fwd.loss), rel=1e-14, abs=1e-300)
 
 
@@ -163,14 +165,18 @@ def _nn_reference(net, activation: str, loss: str):
                 lin.bias.copy_(b)
         layers.append(lin)
     h = net.x.clone()
+    pre = []
     for lin in layers:
-        h = _TORCH_ACT[activation](lin(h))
+        a = lin(h)
+        a.retain_grad()
+        pre.append(a)
+        h = _TORCH_ACT[activation](a)
     if loss == "mse":
         e = F.mse_loss(h, net.t)
     else:
         e = F.binary_cross_entropy(h, net.t)
     e.backward()
-    return e.detach(), layers
+    return e.detach(), layers, [a.grad for a in pre]
 
 
 @pytest.mark.parametrize(
@@ -186,11 +192,13 @@ def test_analytic_equals_torch_nn(activation, loss, sizes, passes, rel_err):
         )
 
     p = _first_meaningful(passes, make_spec)
-    e, layers = _nn_reference(p.net, activation, loss)
+    e, layers, deltas = _nn_reference(p.net, activation, loss)
     assert float(p.fwd.loss) == pytest.approx(float(e), rel=1e-12)
     for k, lin in enumerate(layers):
         assert rel_err(p.analytic.weights[k], lin.weight.grad) <= TOL, f"W{k + 1}"
         assert rel_err(p.analytic.biases[k], lin.bias.grad) <= TOL, f"b{k + 1}"
+        assert rel_err(p.analytic.deltas[k], deltas[k]) <= TOL, f"delta{k + 1}"
+    torch.testing.assert_close(p.analytic.deltas[-1], deltas[-1], rtol=TOL, atol=0.0)
 
 
 def test_sizes_and_batch_give_the_expected_shapes():
