@@ -13,6 +13,7 @@ import typer
 
 from percgrad import __version__
 from percgrad.errors import PercgradError
+from percgrad.memory import parse_size
 from percgrad.options import ActivationName, CheckName, DtypeName, InitName, LossName
 from percgrad.spec import Spec, parse_numbers, parse_rows, parse_sizes
 
@@ -148,6 +149,12 @@ PlotOpt = Annotated[
                               "(.png, .svg, .pdf; needs matplotlib: pip install percgrad[plot]).",
                               rich_help_panel=RUN, metavar="FILE"),
 ]
+MaxMemoryOpt = Annotated[
+    str | None,
+    typer.Option("--max-memory", help="Refuse runs estimated to need more than SIZE (e.g. 2G, "
+                 "500M) [default: 90% of the free memory].", rich_help_panel=RUN, metavar="SIZE",
+                 show_default=False),
+]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show Python tracebacks (also PERCGRAD_DEBUG=1).",
                        rich_help_panel=RUN),
@@ -173,6 +180,7 @@ class Common:
     timing: bool
     save: Path | None
     plot: Path | None
+    max_memory: str | None
     debug: bool
 
     def spec_fields(self) -> dict[str, object]:
@@ -189,6 +197,7 @@ class Common:
             "dtype": self.dtype.value,
             "check": self.check.value,
             "tolerance": self.tolerance,
+            "max_memory": None if self.max_memory is None else parse_size(self.max_memory),
         }
 
 
@@ -275,10 +284,11 @@ def _output(common: Common, report: Report, show: Callable[[Report], list[object
         text = to_json(report, timing=common.timing)
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
-    else:
+    if not common.json or common.save is not None:
         from percgrad.render import make_console
 
-        console = make_console(record=common.save is not None)
+        # With --json the tables still go to --save, through a console that prints nowhere.
+        console = make_console(record=common.save is not None, quiet=common.json)
         for part in show(report):
             console.print(part)
         if common.save is not None:
@@ -333,6 +343,7 @@ def single(
     timing: TimingOpt = False,
     save: SaveOpt = None,
     plot: PlotOpt = None,
+    max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """One neuron, o = φ(x·wᵀ): every weight's gradient by the chain rule, autograd and finite differences.
@@ -340,7 +351,7 @@ def single(
     The first listing of the tutorial: percgrad single --inputs 3
     """
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, debug)
+                    tolerance, json, timing, save, plot, max_memory, debug)
 
     def make_spec() -> Spec:
         rows, n_batch = _batch_and_x(x, batch)
@@ -391,6 +402,7 @@ def multi(
     timing: TimingOpt = False,
     save: SaveOpt = None,
     plot: PlotOpt = None,
+    max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """A layer of outputs, o = φ(W x), or a multi-layer perceptron with --hidden: per-layer
@@ -399,7 +411,7 @@ def multi(
     The second listing of the tutorial: percgrad multi --inputs 3 --outputs 4
     """
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, debug)
+                    tolerance, json, timing, save, plot, max_memory, debug)
 
     def make_spec() -> Spec:
         rows, n_batch = _batch_and_x(x, batch)
@@ -455,6 +467,7 @@ def vanish(
     timing: TimingOpt = False,
     save: SaveOpt = None,
     plot: PlotOpt = None,
+    max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """A deep chain of layers: how the gradient shrinks (or grows) layer by layer, beside what
@@ -463,7 +476,7 @@ def vanish(
     The tutorial's closing remark, measured: percgrad vanish --depth 10
     """
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, debug)
+                    tolerance, json, timing, save, plot, max_memory, debug)
     from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES
 
     def make_spec() -> Spec:

@@ -74,6 +74,21 @@ def device_info(device: torch.device) -> dict[str, str]:
     return {"type": device.type, "name": _cpu_name()}
 
 
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory of ``device`` (MemAvailable for the CPU); None when it cannot be told."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels, so that timings measure work done."""
     if device.type == "cuda":

@@ -13,8 +13,9 @@ from torch import Tensor
 
 from percgrad import __version__
 from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
-from percgrad.device import DTYPES, check_dtype, device_info, resolve_device, synchronize
+from percgrad.device import DTYPES, available_bytes, check_dtype, device_info, resolve_device, synchronize
 from percgrad.functions import Activation, Loss, activation, loss
+from percgrad.memory import guard
 from percgrad.net import Net, build_net
 from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
 from percgrad.report import (
@@ -129,6 +130,8 @@ def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str
     device = resolve_device(spec.device)
     dtype = DTYPES[spec.dtype]
     check_dtype(device, dtype)
+    guard(spec, available_bytes(device), spec.max_memory, str(device),
+          training=bool(spec.extra.get("steps")))
     act, lossf = activation(spec.activation), loss(spec.loss)
     net = build_net(spec, device, dtype)
     fwd, t_fwd = _timed(device, lambda: forward(net, act, lossf))

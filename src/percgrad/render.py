@@ -41,10 +41,11 @@ LOSS_FORMULA = {
 }
 
 
-def make_console(record: bool = False) -> Console:
-    """The stdout console; COLUMNS (when set) fixes the width, as in tests."""
-    width = os.environ.get("COLUMNS")
-    return Console(record=record, highlight=False, width=int(width) if width else None)
+def make_console(record: bool = False, quiet: bool = False) -> Console:
+    """The stdout console (``quiet``: records without printing); COLUMNS fixes the width."""
+    width = os.environ.get("COLUMNS", "")
+    chosen = int(width) if width.isdigit() else (120 if quiet else None)
+    return Console(record=record, highlight=False, width=chosen, quiet=quiet)
 
 
 def sub(n: int | str) -> str:

@@ -1,0 +1,1 @@
+"""percgrad's benchmark suite: ``python -m benchmarks.run`` from the repository root."""

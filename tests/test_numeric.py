@@ -1,0 +1,216 @@
+"""Finite differences: full and fast checks, chunking, kink flags, and catching a wrong
+derivative end to end."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from percgrad import experiment, numeric
+from percgrad.backprop import analytic_backward, forward
+from percgrad.functions import ACTIVATIONS, LOSSES
+from percgrad.net import Net
+from percgrad.spec import Spec
+
+TOL = 1e-6
+
+
+def _spec(activation="sigmoid", loss="mse", sizes=(3, 4, 2), bias=True, batch=3, seed=2):
+    return Spec("multi", sizes, activation=activation, loss=loss, bias=bias, batch=batch,
+                seed=seed, device="cpu", dtype="float64", target=(0.4,))
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
+@pytest.mark.parametrize(
+    ("activation", "loss"),
+    [("sigmoid", "mse"), ("sigmoid", "bce"), ("tanh", "mse"), ("gelu", "mse"),
+     ("identity", "mse"), ("relu", "mse")],
+)
+def test_full_gradients_agree_with_autograd(activation, loss, bias, batch, passes, rel_err):
+    p = passes(_spec(activation, loss, bias=bias, batch=batch))
+    num = numeric.full_gradients(p.net, p.act, p.loss)
+    assert num.method == "full"
+    assert num.projections is None
+    assert 0 < num.noise < 1e-6
+    for k in range(p.net.depth):
+        g_num, g_ag = num.weights[k], p.autograd.weights[k]
+        kinks = num.weight_kinks[k]
+        assert kinks.shape == g_num.shape == g_ag.shape
+        assert kinks.dtype == torch.bool
+        keep = ~kinks
+        assert rel_err(g_num[keep], g_ag[keep]) <= TOL, f"W{k + 1}"
+        if bias:
+            assert rel_err(num.biases[k][~num.bias_kinks[k]], p.autograd.biases[k]
+                           [~num.bias_kinks[k]]) <= TOL, f"b{k + 1}"
+        else:
+            assert num.biases[k] is None and num.bias_kinks[k] is None
+    assert any(float(g.abs().max()) > 1e-4 for g in num.weights)
+
+
+def test_full_gradients_detect_a_perturbed_gradient(passes, rel_err):
+    """The comparison above can fail: a gradient off by 1e-4 is far outside the tolerance."""
+    p = passes(_spec("tanh"))
+    num = numeric.full_gradients(p.net, p.act, p.loss)
+    wrong = p.autograd.weights[1].clone()
+    wrong[0, 0] *= 1 + 1e-4
+    assert rel_err(num.weights[1], wrong) > 10 * TOL
+
+
+def test_full_gradients_report_progress(passes):
+    p = passes(_spec("tanh"))
+    seen: list[tuple[int, int]] = []
+    numeric.full_gradients(p.net, p.act, p.loss, progress=lambda d, t: seen.append((d, t)))
+    total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))
+    assert seen and seen[-1] == (total, total)
+    assert all(t == total for _, t in seen)
+    assert [d for d, _ in seen] == sorted({d for d, _ in seen})
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
+def test_fast_projections_agree(activation, bias, passes):
+    p = passes(_spec(activation, bias=bias, seed=4))
+    num = numeric.fast_gradients(p.net, p.act, p.loss, [p.analytic, p.autograd], seed=4)
+    table = num.projections
+    assert num.method == "fast"
+    assert table.shape == (numeric.FAST_DIRECTIONS, 3)
+    assert num.direction_kinks.shape == (numeric.FAST_DIRECTIONS,)
+    scale = float(table.abs().max())
+    assert scale > 0
+    for d in range(table.shape[0]):
+        if bool(num.direction_kinks[d]):
+            continue
+        n_val, a_val, g_val = (float(v) for v in table[d])
+        assert abs(n_val - a_val) <= TOL * max(abs(n_val), abs(a_val)), d
+        assert abs(a_val - g_val) <= 1e-12 * scale, d
+    # Column 1 really is uᵀ∇: recompute it from the directions themselves.
+    expected = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
+    for k in range(p.net.depth):
+        u_w, u_b = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 4)
+        expected += (u_w * p.analytic.weights[k]).sum(dim=(1, 2))
+        if bias:
+            expected += u_b @ p.analytic.biases[k]
+        else:
+            assert u_b is None
+    torch.testing.assert_close(table[:, 1], expected, rtol=1e-12, atol=1e-15)
+
+
+def test_fast_directions_are_unit_vectors(passes):
+    p = passes(_spec(bias=True))
+    total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))
+    squares = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
+    for k in range(p.net.depth):
+        u_w, u_b = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 0)
+        assert torch.allclose(u_w.abs(), torch.full_like(u_w, total**-0.5))
+        squares += u_w.square().sum(dim=(1, 2)) + u_b.square().sum(dim=1)
+    torch.testing.assert_close(squares, torch.ones_like(squares))
+
+
+@pytest.mark.parametrize("per_chunk", [1, 5])
+def test_chunking_gives_the_same_numbers(per_chunk, passes, monkeypatch):
+    p = passes(_spec("tanh", sizes=(3, 4, 2), batch=2))
+    default = numeric.full_gradients(p.net, p.act, p.loss)
+
+    chunks: list[list[int]] = []
+    real = numeric._perturbed_losses
+
+    def spy(net, fwd, act, loss, segments, perturb):
+        chunks.append([s.layer for s in segments])
+        return real(net, fwd, act, loss, segments, perturb)
+
+    per_row = p.net.x.shape[0] * max(max(w.shape) for w in p.net.weights) * 8 * 4
+    monkeypatch.setattr(numeric, "CHUNK_BYTES", per_chunk * 2 * per_row)
+    monkeypatch.setattr(numeric, "_perturbed_losses", spy)
+    assert numeric._units_per_chunk(p.net) == per_chunk
+    chunked = numeric.full_gradients(p.net, p.act, p.loss)
+
+    total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))  # 16 + 10
+    assert len(chunks) == -(-total // per_chunk)
+    if per_chunk > 1:
+        assert any(len(set(layers)) > 1 for layers in chunks), "no chunk spans two layers"
+    for k in range(p.net.depth):
+        for mine, ref in ((chunked.weights[k], default.weights[k]),
+                          (chunked.biases[k], default.biases[k])):
+            torch.testing.assert_close(mine, ref, rtol=1e-9, atol=1e-12)
+        assert torch.equal(chunked.weight_kinks[k], default.weight_kinks[k])
+
+
+def _kinked_net(bias: bool) -> Net:
+    """Two relu layers where unit 0 of layer 1 has pre-activation exactly 0."""
+    f64 = torch.float64
+    x = torch.tensor([[1.0, 2.0]], dtype=f64)
+    w1 = torch.tensor([[2.0, -1.0], [1.0, 0.5]], dtype=f64)  # a1 = [0, 2] (+ b1)
+    w2 = torch.tensor([[1.0, 1.0]], dtype=f64)  # a2 = relu(a1) · w2 (+ b2) far from 0
+    b1 = torch.tensor([0.0, 0.5], dtype=f64) if bias else None
+    b2 = torch.tensor([0.5], dtype=f64) if bias else None
+    return Net([w1, w2], [b1, b2], x, torch.ones((1, 1), dtype=f64))
+
+
+@pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
+def test_relu_kink_is_flagged(bias):
+    act, lossf = ACTIVATIONS["relu"], LOSSES["mse"]
+    net = _kinked_net(bias)
+    fwd = forward(net, act, lossf)
+    assert float(fwd.pre[0][0, 0]) == 0.0
+    assert float(fwd.pre[1][0, 0]) > 1.0
+    num = numeric.full_gradients(net, act, lossf)
+    expected_w1 = torch.tensor([[True, True], [False, False]])
+    assert torch.equal(num.weight_kinks[0], expected_w1)
+    assert not bool(num.weight_kinks[1].any())
+    if bias:
+        assert torch.equal(num.bias_kinks[0], torch.tensor([True, False]))
+        assert not bool(num.bias_kinks[1].any())
+    # Away from the kink the differences are derivatives again.
+    grads = analytic_backward(net, fwd, act, lossf)
+    keep = ~expected_w1
+    torch.testing.assert_close(num.weights[0][keep], grads.weights[0][keep], rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(num.weights[1], grads.weights[1], rtol=1e-6, atol=1e-9)
+    # Across the kink the one-sided slopes differ: the flagged entries are not derivatives.
+    assert not torch.allclose(num.weights[0][~keep], grads.weights[0][~keep], rtol=1e-3)
+
+
+def test_smooth_activation_never_flags_kinks(passes):
+    p = passes(_spec("tanh"))
+    num = numeric.full_gradients(p.net, p.act, p.loss)
+    assert not any(bool(k.any()) for k in num.weight_kinks)
+
+
+def _single(check="full", **kw):
+    return Spec("single", (3, 1), device="cpu", dtype="float64", check=check, seed=1, **kw)
+
+
+def test_correct_derivative_passes():
+    report = experiment.run(_single())
+    assert report.check.passed is True
+    assert report.check.failures == []
+    assert report.check.max_rel_error <= 1e-6
+
+
+def test_wrong_derivative_fails_full_check(wrong_sigmoid):
+    report = experiment.run(_single())
+    check = report.check
+    assert check.passed is False
+    assert check.method == "full"
+    assert check.max_rel_error > 0.1
+    assert check.failures
+    assert all(f.startswith("W1:") for f in check.failures)
+    # Doubling σ′ doubles every entry: the worst one is at the largest |x_j|.
+    j = int(abs(report.input[0]).argmax())
+    assert any(f"W1[0,{j}]" in f for f in check.failures), check.failures
+    assert {m for f in check.failures for m in re.findall(r"and (\w+) disagree", f)} == {
+        "autograd", "numeric"
+    }
+    assert report.layers[0].vs_autograd.worst == f"W1[0,{j}]"
+
+
+def test_wrong_derivative_fails_fast_check(wrong_sigmoid):
+    report = experiment.run(
+        Spec("multi", (3, 4, 2), device="cpu", dtype="float64", check="fast", seed=1)
+    )
+    assert report.check.passed is False
+    assert report.check.method == "fast"
+    assert any(f.startswith("W1:") for f in report.check.failures)
+    assert any("random direction u" in f for f in report.check.failures)
