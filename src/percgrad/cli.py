@@ -92,7 +92,7 @@ BiasOpt = Annotated[
 ]
 BatchOpt = Annotated[
     int | None,
-    typer.Option("--batch", "-b", help="Samples in the batch [default: 1, or the rows of --x].",
+    typer.Option("--batch", "-b", help="Samples in the batch \\[default: 1, or the rows of --x].",
                  rich_help_panel=DATA, show_default=False),
 ]
 XOpt = Annotated[
@@ -129,7 +129,7 @@ CheckOpt = Annotated[
 ]
 ToleranceOpt = Annotated[
     float | None,
-    typer.Option("--tolerance", help="Largest relative error that passes [default: 1e-3 for "
+    typer.Option("--tolerance", help="Largest relative error that passes \\[default: 1e-3 for "
                  "float32, 1e-6 for float64].", rich_help_panel=CHECK, show_default=False),
 ]
 JsonOpt = Annotated[
@@ -146,13 +146,13 @@ SaveOpt = Annotated[
 ]
 PlotOpt = Annotated[
     Path | None, typer.Option("--plot", help="Draw the per-layer gradient magnitudes to FILE "
-                              "(.png, .svg, .pdf; needs matplotlib: pip install percgrad[plot]).",
+                              "(.png, .svg, .pdf; needs matplotlib: pip install 'percgrad\\[plot]').",
                               rich_help_panel=RUN, metavar="FILE"),
 ]
 MaxMemoryOpt = Annotated[
     str | None,
     typer.Option("--max-memory", help="Refuse runs estimated to need more than SIZE (e.g. 2G, "
-                 "500M) [default: 90% of the free memory].", rich_help_panel=RUN, metavar="SIZE",
+                 "500M) \\[default: 90% of the free memory].", rich_help_panel=RUN, metavar="SIZE",
                  show_default=False),
 ]
 DebugOpt = Annotated[
@@ -319,26 +319,30 @@ def _compute_one(spec: Spec, interactive: bool) -> Report:
         return run(spec, progress)
 
 
-@app.command()
+@app.command(help=(
+    "One neuron, o = φ(x·wᵀ): the gradient of every weight by the chain rule, by autograd and by "
+    "finite differences, with the derivation.\n\nThe tutorial's first listing: "
+    "percgrad single --inputs 3"
+))
 def single(
     inputs: Annotated[int | None, typer.Option(
-        "--inputs", "-n", help="Inputs N of the neuron [default: 3, or the length of --x/--w].",
+        "--inputs", "-n", help="Inputs N of the neuron \\[default: 3, or the length of --x/--w].",
         rich_help_panel=MODEL, show_default=False)] = None,
     x: XOpt = None,
     w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
     target: TargetOpt = "1.0",
     batch: BatchOpt = 1,
+    seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
     init: InitOpt = InitName.normal,
     gain: GainOpt = 1.0,
     bias: BiasOpt = False,
-    seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
     check: CheckOpt = CheckName.auto,
     tolerance: ToleranceOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
     json: JsonOpt = False,
     timing: TimingOpt = False,
     save: SaveOpt = None,
@@ -346,10 +350,7 @@ def single(
     max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """One neuron, o = φ(x·wᵀ): every weight's gradient by the chain rule, autograd and finite differences.
-
-    The first listing of the tutorial: percgrad single --inputs 3
-    """
+    """One neuron."""
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
                     tolerance, json, timing, save, plot, max_memory, debug)
 
@@ -376,10 +377,14 @@ def single(
     _execute(common, make_spec, _compute_one, from_render)
 
 
-@app.command()
+@app.command(help=(
+    "A layer of outputs, o = φ(W x), or a multi-layer perceptron with --hidden: every layer's "
+    "gradient matrix three ways, side by side, and the backward pass in matrix form.\n\n"
+    "The tutorial's second listing: percgrad multi --inputs 3 --outputs 4"
+))
 def multi(
     inputs: Annotated[int | None, typer.Option(
-        "--inputs", "-n", help="Inputs of the network [default: 3, or the length of --x].",
+        "--inputs", "-n", help="Inputs of the network \\[default: 3, or the length of --x].",
         rich_help_panel=MODEL, show_default=False)] = None,
     outputs: Annotated[int, typer.Option("--outputs", "-m", help="Outputs of the network.",
                                          rich_help_panel=MODEL)] = 4,
@@ -388,16 +393,16 @@ def multi(
     x: XOpt = None,
     target: TargetOpt = "1.0",
     batch: BatchOpt = 1,
+    seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
     init: InitOpt = InitName.normal,
     gain: GainOpt = 1.0,
     bias: BiasOpt = False,
-    seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
     check: CheckOpt = CheckName.auto,
     tolerance: ToleranceOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
     json: JsonOpt = False,
     timing: TimingOpt = False,
     save: SaveOpt = None,
@@ -405,11 +410,7 @@ def multi(
     max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """A layer of outputs, o = φ(W x), or a multi-layer perceptron with --hidden: per-layer
-    gradient matrices three ways, side by side.
-
-    The second listing of the tutorial: percgrad multi --inputs 3 --outputs 4
-    """
+    """A layer, or a multi-layer perceptron."""
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
                     tolerance, json, timing, save, plot, max_memory, debug)
 
@@ -430,7 +431,12 @@ def multi(
     _execute(common, make_spec, _compute_one, _renderer("multi"))
 
 
-@app.command()
+@app.command(help=(
+    "A deep chain of layers: how the gradient shrinks (or grows) layer by layer, beside what "
+    "mean-field theory predicts, with a log-scale chart and a diagnosis; compare activations or "
+    "inits, or watch it over training.\n\nThe tutorial's closing remark, measured: "
+    "percgrad vanish --depth 10"
+))
 def vanish(
     depth: Annotated[int, typer.Option("--depth", "-D", help="Layers in the chain.",
                                        rich_help_panel=MODEL)] = 10,
@@ -448,33 +454,29 @@ def vanish(
                                        rich_help_panel="Compare and train")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
                                       rich_help_panel="Compare and train")] = 0.1,
-    tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
-                                          "in the JSON (they can be huge).",
-                                          rich_help_panel=RUN)] = False,
     target: TargetOpt = "1.0",
     batch: BatchOpt = 1,
+    seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
     init: InitOpt = InitName.normal,
     gain: GainOpt = 1.0,
     bias: BiasOpt = False,
-    seed: SeedOpt = 0,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
     check: CheckOpt = CheckName.auto,
     tolerance: ToleranceOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
     json: JsonOpt = False,
+    tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
+                                          "in the JSON (they can be huge).",
+                                          rich_help_panel=RUN)] = False,
     timing: TimingOpt = False,
     save: SaveOpt = None,
     plot: PlotOpt = None,
     max_memory: MaxMemoryOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """A deep chain of layers: how the gradient shrinks (or grows) layer by layer, beside what
-    mean-field theory predicts, with a log-scale chart and a diagnosis.
-
-    The tutorial's closing remark, measured: percgrad vanish --depth 10
-    """
+    """A deep chain."""
     common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
                     tolerance, json, timing, save, plot, max_memory, debug)
     from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES

@@ -135,17 +135,22 @@ def forward_table(report: Report) -> Table:
     table.add_column("a = x·wᵀ" + (" + b" if report.settings["bias"] else ""), justify="right")
     table.add_column("o = φ(a)", justify="right")
     table.add_column("t", justify="right")
+    table.add_column("∂E/∂o", justify="right")
+    table.add_column("∂o/∂a", justify="right")
+    table.add_column("δ = ∂E/∂a", justify="right")
     assert report.input is not None and report.out is not None and report.output is not None
     assert report.target is not None
     rows = report.input.shape[0]
     shown = range(rows) if rows <= 8 else [*range(4), -1, *range(rows - 3, rows)]
     for b in shown:
         if b == -1:
-            table.add_row("…", "…", "…", "…", "…")
+            table.add_row(*["…"] * 8)
             continue
+        out = report.out
         table.add_row(
-            str(b), vector(report.input[b]), vector(report.out.pre[b]),
+            str(b), vector(report.input[b]), vector(out.pre[b]),
             vector(report.output[b]), vector(report.target[b]),
+            vector(out.dE_do[b]), vector(out.do_da[b]), vector(out.delta[b]),
         )
     table.caption = f"E = {num(report.loss, 6)}"
     table.caption_justify = "left"
@@ -190,7 +195,7 @@ def single_table(report: Report) -> Table:
         cells.append(num(w_val))
         if one:
             cells += [num(float(out.dE_do[0, 0])), num(float(out.do_da[0, 0])), num(da)]
-        cells += [num(an, 6), num(ag, 6), num(nu, 6), num(max(deltas), 2), num(max(deltas) / scale, 2)]
+        cells += [num(an, 5), num(ag, 5), num(nu, 5), num(max(deltas), 2), num(max(deltas) / scale, 2)]
         table.add_row(*cells)
 
     out = report.out
@@ -206,9 +211,7 @@ def single_table(report: Report) -> Table:
         nu = None if bg.numeric is None else float(bg.numeric[0])
         add("b", None, float(layer.bias[0]), 1.0, float(bg.analytic[0]), float(bg.autograd[0]), nu)
     if not one:
-        table.caption = (
-            "With a batch the factors differ per sample: ∂E/∂w_j = Σ_b ∂E/∂o_b · ∂o_b/∂a_b · x_bj."
-        )
+        table.caption = "with a batch: ∂E/∂w_j = Σ_b δ_b·x_bj (δ per sample above)"
         table.caption_justify = "left"
     return table
 
@@ -328,11 +331,25 @@ def derivation_multi(report: Report) -> Panel:
                  "(rows = samples: a = h Wᵀ, δ = ∂E/∂a)", title_align="left", expand=False)
 
 
+def matrix_format(values: np.ndarray) -> Callable[[float], str]:
+    """One format for a whole matrix, as NumPy prints: fixed decimals when the magnitudes allow,
+    else scientific, so that columns line up."""
+    finite = np.abs(values[np.isfinite(values) & (values != 0)])
+    if finite.size == 0:
+        return lambda v: num(v)
+    high, low = float(finite.max()), float(finite.min())
+    if low >= 1e-3 and high < 1e4:
+        decimals = min(6, max(0, 3 - math.floor(math.log10(high))))
+        return lambda v: f"{v:.{decimals}f}" if math.isfinite(v) else num(v)
+    return lambda v: f"{v:.3e}" if math.isfinite(v) and v != 0 else num(v)
+
+
 def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> RenderableType:
     """A matrix as a borderless table, elided in the middle like NumPy, titled with its shape."""
     if values is None:
         return Text(f"{title}\n—", style="dim")
     m = np.atleast_2d(values)
+    fmt = matrix_format(m)
     rows, cols = m.shape
     r_idx: list[int | None] = list(range(rows)) if rows <= 2 * edge else [
         *range(edge), None, *range(rows - edge, rows)]
@@ -346,7 +363,7 @@ def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> Renderabl
         if r is None:
             table.add_row(*["⋮" for _ in c_idx])
         else:
-            table.add_row(*["…" if c is None else num(float(m[r, c])) for c in c_idx])
+            table.add_row(*["…" if c is None else fmt(float(m[r, c])) for c in c_idx])
     return table
 
 
