@@ -239,7 +239,7 @@ def _table(device: str, rows: list[BackwardRow], setup: str) -> Table:
             f"{r.depth}×{r.width}×{r.batch}", fmt_s(r.forward.median_s), fmt_s(r.analytic.median_s),
             fmt_s(r.autograd_call.median_s), fmt_s(r.autograd_backward_only.median_s),
             f"{r.ratio:.2f} {mark(r.ratio_ok)}", f"{r.ratio_pipeline:.2f}",
-            f"{r.analytic_gflops:.2f}", f"{r.mm_gflops:.2f}", f"{r.mm_backward_gflops:.2f}",
+            f"{r.analytic_gflops:.3g}", f"{r.mm_gflops:.3g}", f"{r.mm_backward_gflops:.3g}",
             f"{r.fraction:.0%} {mark(r.fraction_ok)}",
         )
     return table

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,24 +134,35 @@ def _rss_bytes(maxrss: int) -> int:
     return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
+# A child's ru_maxrss starts from the peak RSS of the process it was forked from (Linux keeps
+# the old address space's high-water mark across exec), so commands are not started from this
+# process, which holds torch and big tensors, but from this small helper, which times them.
+_MEASURE = """
+import json, os, subprocess, sys, threading, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+timer = threading.Timer(float(sys.argv[1]), proc.kill)
+timer.start()
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - start
+timer.cancel()
+code = os.waitstatus_to_exitcode(status)
+print(json.dumps({"wall_s": wall, "maxrss": usage.ru_maxrss, "returncode": code}))
+"""
+
+
 def run_child(command: Sequence[str], timeout_s: float = 900.0) -> ChildRun:
-    """Run ``command`` (stdout discarded), timing it and reading its own peak RSS via wait4."""
+    """Run ``command`` (its stdout discarded) from a small helper that reports its wall time
+    and its own peak RSS (wait4), free of this process's footprint."""
+    helper = [sys.executable, "-c", _MEASURE, str(timeout_s), *command]
     with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(command), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
-        )
-        timer = threading.Timer(timeout_s, proc.kill)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        out = subprocess.run(helper, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                             check=True, text=True)
         err.seek(0)
         text = err.read().decode("utf-8", errors="replace")
-    return ChildRun(list(command), wall, _rss_bytes(usage.ru_maxrss), proc.returncode, text)
+    got = json.loads(out.stdout)
+    return ChildRun(list(command), got["wall_s"], _rss_bytes(got["maxrss"]), got["returncode"],
+                    text)
 
 
 def percgrad_launcher() -> tuple[list[str], str]:
@@ -185,6 +196,14 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews timings."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def machine_info() -> dict[str, object]:
     """CPU, cores, Python, torch (version, threads, CUDA) and the code under test."""
     import torch
@@ -205,6 +224,7 @@ def machine_info() -> dict[str, object]:
         "cuda": torch.cuda.get_device_name(0) if cuda else None,
         "percgrad": percgrad.__version__,
         "git_commit": _git_commit(),
+        "load_average": load_average(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

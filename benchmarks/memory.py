@@ -17,9 +17,8 @@ BATCH = 1
 FACTOR = 1.5
 OVERHEAD_BYTES = 300 * MIB
 """Allowance for the interpreter and torch itself."""
+TIMEOUT_S = 1800.0
 FLOAT32 = 4
-RAN = (0, 1)
-"""Exit codes of a run that finished (1: the gradient check failed)."""
 FALLBACK = (
     "from percgrad.experiment import run\n"
     "from percgrad.spec import Spec\n"
@@ -76,12 +75,12 @@ def measure(cfg: Config, log: Log) -> MemoryResult:
     """Run the vanish command (or, if it fails, the engine directly) and a bare import torch."""
     depth, width = QUICK if cfg.quick else FULL
     log(f"memory: percgrad vanish --depth {depth} --width {width}")
-    run = run_child(_vanish(depth, width))
+    run = run_child(_vanish(depth, width), TIMEOUT_S)
     used, reason = "percgrad vanish", None
-    if run.returncode not in RAN:
+    if run.returncode != 0:
         reason = _reason(run)
         log(f"vanish failed ({reason}); running experiment.run directly")
-        run = run_child(_fallback(depth, width))
+        run = run_child(_fallback(depth, width), TIMEOUT_S)
         used = "experiment.run (fallback)"
         if run.returncode != 0:
             raise RuntimeError(f"the fallback failed too: {_reason(run)}")

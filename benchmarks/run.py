@@ -19,10 +19,12 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.common import Config, machine_info
+from benchmarks.common import Config, load_average, machine_info
 
 SECTIONS = ("startup", "backward", "check", "memory")
 DEFAULT_OUT = Path(__file__).with_name("results.json")
+BUSY_LOAD = 0.5
+"""Warn when the 1-minute load average exceeds this fraction of the cores before starting."""
 
 
 def _sections(text: str) -> tuple[str, ...]:
@@ -86,6 +88,23 @@ def run_section(module: ModuleType, cfg: Config, console: Console) -> dict[str, 
     return data
 
 
+def _machine_line(m: dict[str, Any]) -> str:
+    """One line about where this ran: CPU, cores, torch and its threads, load."""
+    cuda = f", CUDA: {m['cuda']}" if m["cuda"] else ""
+    return (f"[dim]{m['cpu']}, {m['logical_cores']} cores; Python {m['python']}, torch "
+            f"{m['torch']} with {m['torch_threads']} thread(s){cuda}; load average "
+            f"{m['load_average']}; percgrad {m['percgrad']} ({m['git_commit']})[/]")
+
+
+def _busy_warning(m: dict[str, Any]) -> str | None:
+    """A warning when other work already loads the machine: timings will be inflated."""
+    load, cores = m["load_average"], m["logical_cores"] or 1
+    if load is None or load[0] <= BUSY_LOAD * cores:
+        return None
+    return (f"[yellow]warning: the load average is {load[0]:.1f} on {cores} core(s) before "
+            "starting; other work will inflate and scatter the timings.[/]")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sections asked for, print their tables, write the JSON."""
     args = parse_args(argv)
@@ -97,12 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "config": {**dataclasses.asdict(cfg), "sections": list(args.only)},
         "sections": {},
     }
+    console.print(_machine_line(report["machine"]))
+    warning = _busy_warning(report["machine"])
+    if warning is not None:
+        console.print(warning)
     start = time.perf_counter()
     for name in args.only:
         console.rule(f"[bold]{name}")
         module = importlib.import_module(f"benchmarks.{name}")
         report["sections"][name] = run_section(module, cfg, console)
     report["wall_s"] = time.perf_counter() - start
+    report["load_average_end"] = load_average()
     met, missed = _targets(report["sections"])
     report["targets"] = {"met": met, "missed": missed}
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ def _assert_agree(p, relative_error, tol: float = TOL) -> None:
     for k in range(net.depth):
         g_an, g_ag = p.analytic.weights[k], p.autograd.weights[k]
         assert g_an.shape == net.weights[k].shape
-        assert g_an.dtype == torch.float64
+        assert g_an.dtype == net.weights[k].dtype
         assert relative_error(g_an, g_ag) <= tol, f"W{k + 1}"
         b_an, b_ag = p.analytic.biases[k], p.autograd.biases[k]
         if net.biases[k] is None:
@@ -105,10 +105,7 @@ def specs(draw, activations=ACTIVATION_NAMES):
     sizes = tuple(draw(st.lists(st.integers(1, 6), min_size=depth + 1, max_size=depth + 1)))
     activation = draw(st.sampled_from(activations))
     loss = draw(st.sampled_from(["mse", "bce"])) if activation == "sigmoid" else "mse"
-    if loss == "bce":
-        target = draw(st.floats(0.0, 1.0))
-    else:
-        target = draw(st.floats(-2.0, 2.0))
+    target = draw(st.floats(0.0, 1.0)) if loss == "bce" else draw(st.floats(-2.0, 2.0))
     return Spec(
         "multi",
         sizes,
@@ -171,10 +168,7 @@ def _nn_reference(net, activation: str, loss: str):
         a.retain_grad()
         pre.append(a)
         h = _TORCH_ACT[activation](a)
-    if loss == "mse":
-        e = F.mse_loss(h, net.t)
-    else:
-        e = F.binary_cross_entropy(h, net.t)
+    e = F.mse_loss(h, net.t) if loss == "mse" else F.binary_cross_entropy(h, net.t)
     e.backward()
     return e.detach(), layers, [a.grad for a in pre]
 

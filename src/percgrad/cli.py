@@ -332,7 +332,7 @@ def single(
     w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
     target: TargetOpt = "1.0",
-    batch: BatchOpt = 1,
+    batch: BatchOpt = None,
     seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
@@ -392,7 +392,7 @@ def multi(
                                         "(none by default: one layer).", rich_help_panel=MODEL)] = "",
     x: XOpt = None,
     target: TargetOpt = "1.0",
-    batch: BatchOpt = 1,
+    batch: BatchOpt = None,
     seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
@@ -455,7 +455,7 @@ def vanish(
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
                                       rich_help_panel="Compare and train")] = 0.1,
     target: TargetOpt = "1.0",
-    batch: BatchOpt = 1,
+    batch: BatchOpt = None,
     seed: SeedOpt = 0,
     activation: ActivationOpt = ActivationName.sigmoid,
     loss: LossOpt = LossName.mse,
@@ -467,6 +467,10 @@ def vanish(
     device: DeviceOpt = "auto",
     dtype: DtypeOpt = DtypeName.float32,
     json: JsonOpt = False,
+    bound: Annotated[bool | None, typer.Option(
+        "--bound/--no-bound", help="Check ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ on every layer (one SVD "
+        "per layer) \\[default: when the SVDs take under ~1.5 s].", rich_help_panel=CHECK,
+        show_default=False)] = None,
     tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
                                           "in the JSON (they can be huge).",
                                           rich_help_panel=RUN)] = False,
@@ -499,7 +503,7 @@ def vanish(
         }
         return Spec(
             "vanish", (width,) * (depth + 1), target=parse_numbers(target, "--target"),
-            keep_tensors=tensors, extra=extra,
+            keep_tensors=tensors, bound=bound, extra=extra,
             **fields,  # type: ignore[arg-type]
         )
 

@@ -15,6 +15,7 @@ from percgrad import __version__
 from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
 from percgrad.device import DTYPES, available_bytes, check_dtype, device_info, resolve_device, synchronize
 from percgrad.functions import Activation, Loss, activation, loss
+from percgrad.linalg import AUTO_BUDGET_S, spectral_norms, svd_seconds
 from percgrad.memory import guard
 from percgrad.net import Net, build_net
 from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
@@ -48,6 +49,9 @@ class Run:
     autograd: Gradients
     numeric: NumericGradients | None
     device: torch.device
+    analytic64: Gradients | None = None
+    """The analytic gradient recomputed in float64 (when the check ran in another dtype): it
+    tells a wrong derivation from float32 round-off amplified by the network."""
 
 
 def to_numpy(t: Tensor | None) -> np.ndarray | None:
@@ -121,10 +125,6 @@ def _timed(device: torch.device, fn: Callable[[], T]) -> tuple[T, float]:
     return value, time.perf_counter() - start
 
 
-def _spectral_norm(w: Tensor) -> float:
-    return float(torch.linalg.matrix_norm(w.to(torch.float64), ord=2))
-
-
 def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str, float]]:
     """Build the network of ``spec`` and run the forward and the three backward passes."""
     device = resolve_device(spec.device)
@@ -140,21 +140,25 @@ def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str
     autograd = auto_result[0]
     method = spec.resolved_check()
     numeric: NumericGradients | None = None
+    analytic64: Gradients | None = None
     t_num = 0.0
     if method != "off" and _first_nonfinite(fwd, [analytic, autograd]) is None:
         net64 = net.to(device, torch.float64)
+        if dtype != torch.float64:
+            analytic64 = analytic_backward(net64, forward(net64, act, lossf), act, lossf)
+        compared = [analytic, autograd] + ([analytic64] if analytic64 is not None else [])
         if method == "full":
             numeric, t_num = _timed(
                 device, lambda: full_gradients(net64, act, lossf, progress=progress)
             )
         else:
             numeric, t_num = _timed(
-                device,
-                lambda: fast_gradients(net64, act, lossf, [analytic, autograd], seed=spec.seed),
+                device, lambda: fast_gradients(net64, act, lossf, compared, seed=spec.seed)
             )
         del net64
     timing = {"forward_s": t_fwd, "analytic_s": t_an, "autograd_s": t_ag, "numeric_s": t_num}
-    return Run(spec, net, act, lossf, fwd, analytic, autograd, numeric, device), timing
+    run = Run(spec, net, act, lossf, fwd, analytic, autograd, numeric, device, analytic64)
+    return run, timing
 
 
 def _settings(spec: Spec, device: torch.device, method: str, tol: float) -> dict[str, object]:
@@ -190,9 +194,12 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
     layers: list[LayerReport] = []
     failures: list[str] = []
     worst = 0.0
-    kinks_total = 0
+    kinks_total = unresolved_total = 0
     depth = net.depth
     delta_norms = [float(torch.linalg.vector_norm(d.double())) for d in run.autograd.deltas]
+    shapes = [tuple(w.shape) for w in net.weights[1:]]
+    with_bound = spec.bound if spec.bound is not None else svd_seconds(shapes) <= AUTO_BUDGET_S  # type: ignore[arg-type]
+    norms2 = spectral_norms(net.weights[1:]) if with_bound and depth > 1 else []
     for k in range(depth):
         w, b = net.weights[k], net.biases[k]
         g_an, g_ag = run.analytic.weights[k], run.autograd.weights[k]
@@ -203,19 +210,11 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         vs_ag = compare(k, pairs, ag_floor)
         vs_num: Comparison | None = None
         g_num = gb_num = None
-        kinks = 0
+        kinks = unresolved = 0
         if num is not None and num.method == "full":
-            assert num.weights is not None and num.biases is not None
-            assert num.weight_kinks is not None and num.bias_kinks is not None
-            g_num, gb_num = num.weights[k], num.biases[k]
-            npairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [
-                (g_an, g_num, num.weight_kinks[k], False)
-            ]
-            if gb_an is not None and gb_num is not None:
-                npairs.append((gb_an, gb_num, num.bias_kinks[k], True))
-            vs_num = compare(k, npairs, num_floor)
-            kinks = vs_num.skipped
+            vs_num, kinks, unresolved, g_num, gb_num = _versus_numeric(run, k, tol, num_floor)
             kinks_total += kinks
+            unresolved_total += unresolved
         dphi = run.act.derivative(run.fwd.pre[k], run.fwd.post[k]).abs()
         finite = all(
             bool(torch.isfinite(t).all())
@@ -227,9 +226,10 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             d_next = delta_norms[k + 1]
             if d_next > 0:
                 measured = delta_norms[k] ** 2 / d_next**2
-            bound = run.act.dphi_sup * _spectral_norm(net.weights[k + 1]) * d_next
-            slack = 1.0 + 1e3 * info.eps
-            holds = bool(delta_norms[k] <= bound * slack + info.tiny) if finite else None
+            if norms2:
+                bound = run.act.dphi_sup * norms2[k] * d_next
+                slack = 1.0 + 1e3 * info.eps
+                holds = bool(delta_norms[k] <= bound * slack + info.tiny) if finite else None
         layer = LayerReport(
             name=f"W{k + 1}",
             shape=(int(w.shape[0]), int(w.shape[1])),
@@ -256,6 +256,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             saturated=float((dphi < SATURATION * run.act.dphi_sup).double().mean()),
             finite=finite,
             kinks=kinks,
+            unresolved=unresolved,
             measured_factor=measured,
             bound=bound,
             bound_holds=holds,
@@ -271,30 +272,18 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
                     f"{layer.name}: analytic and {label} disagree most at {cmp.worst}: "
                     f"analytic {a_val:.6g} vs {label} {r_val:.6g} "
                     f"(relative error {cmp.rel_error:.2e} > tolerance {tol:.0e})"
+                    + (_rounding_note(run, k, tol, num_floor, spec.dtype) if label == "numeric" else "")
                 )
     method = spec.resolved_check()
     directions = None
     if num is not None and num.method == "fast":
-        assert num.projections is not None and num.direction_kinks is not None
-        directions = []
-        floor = num_floor
-        for d in range(num.projections.shape[0]):
-            n_val, a_val, g_val = (float(v) for v in num.projections[d])
-            kinked = bool(num.direction_kinks[d])
-            rel_a = abs(a_val - n_val) / max(abs(a_val), abs(n_val), floor)
-            directions.append({
-                "numeric": n_val, "analytic": a_val, "autograd": g_val,
-                "rel_error": rel_a, "kink": kinked,
-            })
-            if kinked:
-                kinks_total += 1
-                continue
-            worst = max(worst, rel_a)
-            if not rel_a <= tol:
-                failures.append(
-                    f"random direction u{d + 1}: uᵀ∇ analytic {a_val:.6g} vs numeric "
-                    f"{n_val:.6g} (relative error {rel_a:.2e} > tolerance {tol:.0e})"
-                )
+        directions, d_worst, d_failures, d_kinks, d_unresolved = _fast_verdict(
+            num, tol, num_floor, spec.dtype
+        )
+        worst = max(worst, d_worst)
+        failures += d_failures
+        kinks_total += d_kinks
+        unresolved_total += d_unresolved
     check = CheckReport(
         method=method,
         tolerance=tol,
@@ -304,8 +293,94 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         resolution=None if num is None else num.noise,
         directions=directions,
         kinks=kinks_total,
+        unresolved=unresolved_total,
     )
     return layers, check
+
+
+def _masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
+            floor: float) -> tuple[Tensor, int]:
+    """Entries to leave out: kinks, and differences whose step ladder never settled to within
+    the tolerance (too rough to judge); and how many were unsettled."""
+    scale = max(float(a.abs().max()), float(n.abs().max()), floor)
+    unsettled = (spread > tol * scale) & ~kinks
+    return kinks | unsettled.to(kinks.device), int(unsettled.sum())
+
+
+def _versus_numeric(
+    run: Run, k: int, tol: float, floor: float, analytic: Gradients | None = None
+) -> tuple[Comparison, int, int, Tensor, Tensor | None]:
+    """Layer k's analytic gradient against the full finite differences, kinks and unsettled
+    differences left out: (comparison, kinks, unsettled, numeric W grad, numeric b grad)."""
+    num = run.numeric
+    assert num is not None and num.weights is not None and num.biases is not None
+    assert num.weight_kinks is not None and num.bias_kinks is not None
+    assert num.weight_spread is not None and num.bias_spread is not None
+    grads = analytic or run.analytic
+    g_an, gb_an = grads.weights[k], grads.biases[k]
+    g_num, gb_num = num.weights[k], num.biases[k]
+    mask, unsettled = _masked(g_an.double(), g_num, num.weight_spread[k], num.weight_kinks[k],
+                              tol, floor)
+    pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_num, mask, False)]
+    kinks = int(num.weight_kinks[k].sum())
+    spread_b, kinks_b = num.bias_spread[k], num.bias_kinks[k]
+    if gb_an is not None and gb_num is not None and spread_b is not None and kinks_b is not None:
+        mask_b, unsettled_b = _masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor)
+        pairs.append((gb_an, gb_num, mask_b, True))
+        kinks += int(kinks_b.sum())
+        unsettled += unsettled_b
+    return compare(k, pairs, floor), kinks, unsettled, g_num, gb_num
+
+
+def _rounding_note(run: Run, k: int, tol: float, floor: float, dtype: str) -> str:
+    """When the float64 analytic gradient does match: the gap is the dtype's round-off."""
+    if run.analytic64 is None:
+        return ""
+    cmp64, *_ = _versus_numeric(run, k, tol, floor, run.analytic64)
+    if not cmp64.rel_error <= tol:
+        return ""
+    return (
+        f". The same formula in float64 matches to {cmp64.rel_error:.1e}: the gap is {dtype} "
+        "round-off amplified by this network, not the derivation (try --dtype float64)"
+    )
+
+
+def _fast_verdict(
+    num: NumericGradients, tol: float, floor: float, dtype: str
+) -> tuple[list[dict[str, float | bool]], float, list[str], int, int]:
+    """Each random direction: uᵀ∇ numeric against analytic (and float64 analytic)."""
+    assert num.projections is not None and num.direction_kinks is not None
+    assert num.direction_spread is not None
+    directions: list[dict[str, float | bool]] = []
+    failures: list[str] = []
+    worst = 0.0
+    kinks = unsettled = 0
+    for d in range(num.projections.shape[0]):
+        row = [float(v) for v in num.projections[d]]
+        n_val, a_val, g_val = row[0], row[1], row[2]
+        scale = max(abs(a_val), abs(n_val), floor)
+        rel = abs(a_val - n_val) / scale
+        kinked = bool(num.direction_kinks[d])
+        rough = not kinked and not float(num.direction_spread[d]) <= tol * scale
+        directions.append({
+            "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
+            "kink": kinked, "unsettled": rough,
+        })
+        if kinked or rough:
+            kinks += kinked
+            unsettled += rough
+            continue
+        worst = max(worst, rel)
+        if not rel <= tol:
+            note = ""
+            if len(row) > 3 and abs(row[3] - n_val) / max(abs(row[3]), abs(n_val), floor) <= tol:
+                note = (f". In float64 the same formula gives {row[3]:.6g}, which matches: the gap "
+                        f"is {dtype} round-off amplified by this network (try --dtype float64)")
+            failures.append(
+                f"random direction u{d + 1}: uᵀ∇ analytic {a_val:.6g} vs numeric "
+                f"{n_val:.6g} (relative error {rel:.2e} > tolerance {tol:.0e}){note}"
+            )
+    return directions, worst, failures, kinks, unsettled
 
 
 def build_report(run: Run, timing: dict[str, float]) -> Report:
@@ -324,6 +399,12 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
         warnings.append(
             f"non-finite values (overflow or NaN) first appear in {bad}; the gradient check "
             f"does not apply. Try {hint}."
+        )
+    if check.unresolved:
+        warnings.append(
+            f"{check.unresolved} finite difference(s) never settled across the step sizes "
+            f"tried (the loss is too rough there: typical of exploding nets) and were "
+            "left out of the check."
         )
     if check.kinks:
         warnings.append(

@@ -64,7 +64,7 @@ ACTIVATIONS: dict[str, Activation] = {
             "leaky-relu", "lrelu", f"lrelu(a) = a if a>0 else {LEAKY_SLOPE}·a",
             f"lrelu′(a) = 1 if a>0 else {LEAKY_SLOPE}",
             lambda a: F.leaky_relu(a, LEAKY_SLOPE),
-            lambda a, h: torch.where(a > 0, 1.0, LEAKY_SLOPE).to(a.dtype),
+            lambda a, h: torch.where(a > 0, torch.ones_like(a), torch.full_like(a, LEAKY_SLOPE)),
             1.0, kink=True,
         ),
         Activation(

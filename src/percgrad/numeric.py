@@ -2,7 +2,9 @@
 
 Both perturb many parameters at once: each perturbation is one row of a batched forward pass
 that starts at the earliest layer it touches, so a check costs a few batched passes, not two
-full passes per parameter.
+full passes per parameter. Every difference is taken at a ladder of step sizes and read off
+the plateau where neighbouring steps agree best: a fixed step fails both on tiny gradients
+(round-off) and on rough, exploding nets (truncation).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from percgrad.backprop import Forward, Gradients, forward
 from percgrad.functions import Activation, Loss
 from percgrad.net import Net
 
-EPS = 1e-6
-"""Step of the central difference (that of torch.autograd.gradcheck)."""
+STEPS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
+"""Step sizes ε of the central difference, largest first (gradcheck uses 1e-6)."""
+REFERENCE_STEP = 1e-6
 NOISE_ULPS = 64.0
 """Round-off of one loss evaluation, in units of float64 epsilon times |E|."""
 CHUNK_BYTES = 48 * 2**20
 """Memory budget of one batched pass of perturbed networks."""
-FAST_DIRECTIONS = 4
+FAST_DIRECTIONS = 3
 
 Progress = Callable[[int, int], None]
 
@@ -33,16 +36,20 @@ class NumericGradients:
     """Finite-difference results; ``full`` fills the matrices, ``fast`` the projections."""
 
     method: str
-    eps: float
+    steps: tuple[float, ...]
     noise: float
-    """Estimated absolute error of one finite-difference value (its resolution)."""
+    """Round-off of one difference at the reference step ε = 1e-6 (its resolution)."""
     weights: list[Tensor] | None = None
     biases: list[Tensor | None] | None = None
+    weight_spread: list[Tensor] | None = None
+    """|D(ε_i) − D(ε_i+1)| at the plateau: how far the finite difference can be trusted."""
+    bias_spread: list[Tensor | None] | None = None
     weight_kinks: list[Tensor] | None = None
     """True where the ±ε runs saw a ReLU-type kink flip: the difference is then not a derivative."""
     bias_kinks: list[Tensor | None] | None = None
     projections: Tensor | None = None
     """fast: rows are directions u; columns are uᵀ∇ numeric, then uᵀg for each gradient given."""
+    direction_spread: Tensor | None = None
     direction_kinks: Tensor | None = None
 
 
@@ -54,6 +61,20 @@ class _Segment:
     start: int
     count: int
     row: int
+
+
+def plateau(estimates: Tensor, crossed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """From differences D(ε) at the ladder of steps (first dimension), the value where two
+    neighbouring steps agree best (their mean), that disagreement (the spread), and where no two
+    neighbouring steps were free of a kink (then the reference step's raw difference is kept)."""
+    clean = estimates.masked_fill(crossed, float("nan"))
+    gaps = torch.nan_to_num((clean[1:] - clean[:-1]).abs(), nan=float("inf"))
+    best = gaps.argmin(dim=0, keepdim=True)
+    value = 0.5 * (clean[:-1].gather(0, best) + clean[1:].gather(0, best)).squeeze(0)
+    spread = gaps.gather(0, best).squeeze(0)
+    kinked = torch.isinf(spread) & crossed.any(dim=0)
+    raw = estimates[estimates.shape[0] // 2]
+    return torch.where(kinked, raw, value), spread, kinked
 
 
 def _param_counts(net: Net) -> list[int]:
@@ -85,12 +106,22 @@ def _units_per_chunk(net: Net) -> int:
     return max(1, CHUNK_BYTES // (2 * per_row))
 
 
-Perturb = Callable[[int, _Segment, Tensor, Tensor, Tensor, Tensor], None]
-"""(layer, segment, a, h_prev, rows_plus, rows_minus): add ±ε·(∂a/∂θ) to the rows' a in place."""
+Perturb = Callable[[int, _Segment, Tensor, Tensor, Tensor, Tensor, float], None]
+"""(layer, segment, a, h_prev, rows_plus, rows_minus, ε): add ±ε·∂a/∂θ to the rows' a."""
+
+
+def _stacked_affine(h: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    """h Wᵀ (+ b) for a stack h of shape (P, batch, in), as one 2-D matmul (batched matmuls of
+    many tiny matrices are far slower)."""
+    p, batch, n_in = h.shape
+    flat = h.reshape(p * batch, n_in)
+    a = torch.mm(flat, w.t()) if b is None else torch.addmm(b, flat, w.t())
+    return a.view(p, batch, w.shape[0])
 
 
 def _perturbed_losses(
-    net: Net, fwd: Forward, act: Activation, loss: Loss, segments: list[_Segment], perturb: Perturb
+    net: Net, fwd: Forward, act: Activation, loss: Loss, segments: list[_Segment],
+    perturb: Perturb, eps: float,
 ) -> tuple[Tensor, Tensor]:
     """E at θ+εe and θ−εe for every unit of the chunk, and whether a kink was crossed."""
     units = sum(s.count for s in segments)
@@ -105,13 +136,10 @@ def _perturbed_losses(
     crossed = torch.zeros(rows, dtype=torch.bool, device=a.device)
     for j in range(k0, net.depth):
         if j > k0:
-            a = torch.matmul(h_prev, net.weights[j].t())
-            b = net.biases[j]
-            if b is not None:
-                a.add_(b)
+            a = _stacked_affine(h_prev, net.weights[j], net.biases[j])
         for s in by_layer.get(j, ()):
             plus = torch.arange(s.row, s.row + s.count, device=a.device)
-            perturb(j, s, a, h_prev, plus, plus + units)
+            perturb(j, s, a, h_prev, plus, plus + units, eps)
         if act.kink:
             crossed |= ((a > 0) != (fwd.pre[j] > 0)).flatten(1).any(dim=1)
         h_prev = act.value(a)
@@ -119,21 +147,24 @@ def _perturbed_losses(
     return values, crossed
 
 
-def _noise(fwd: Forward, eps: float) -> float:
+def _noise(fwd: Forward) -> float:
     e = abs(float(fwd.loss))
-    return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e, 1e-300) / eps
+    return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e, 1e-300) / REFERENCE_STEP
 
 
 def full_gradients(
-    net: Net, act: Activation, loss: Loss, eps: float = EPS, progress: Progress | None = None
+    net: Net, act: Activation, loss: Loss, steps: tuple[float, ...] = STEPS,
+    progress: Progress | None = None,
 ) -> NumericGradients:
     """(E(θ+εe_i) − E(θ−εe_i)) / 2ε for every weight and bias entry; ``net`` must be float64."""
     fwd = forward(net, act, loss)
     counts = _param_counts(net)
-    flat = [torch.zeros(n, dtype=torch.float64, device=net.x.device) for n in counts]
-    kinks = [torch.zeros(n, dtype=torch.bool, device=net.x.device) for n in counts]
+    dev = net.x.device
+    estimates = [torch.zeros((len(steps), n), dtype=torch.float64, device=dev) for n in counts]
+    crossings = [torch.zeros((len(steps), n), dtype=torch.bool, device=dev) for n in counts]
 
-    def perturb(j: int, s: _Segment, a: Tensor, h_prev: Tensor, plus: Tensor, minus: Tensor) -> None:
+    def perturb(j: int, s: _Segment, a: Tensor, h_prev: Tensor, plus: Tensor, minus: Tensor,
+                eps: float) -> None:
         n_out, n_in = net.weights[j].shape
         local = torch.arange(s.start, s.start + s.count, device=a.device)
         is_w = local < n_out * n_in
@@ -149,48 +180,60 @@ def full_gradients(
             a[plus[~is_w], :, i] += eps
             a[minus[~is_w], :, i] -= eps
 
-    total = sum(counts)
+    total = sum(counts) * len(steps)
     done = 0
     for chunk in _chunks(counts, _units_per_chunk(net)):
-        values, crossed = _perturbed_losses(net, fwd, act, loss, chunk, perturb)
-        units = values.shape[0] // 2
-        diff = (values[:units] - values[units:]) / (2 * eps)
-        kinked = crossed[:units] | crossed[units:]
-        for s in chunk:
-            flat[s.layer][s.start : s.start + s.count] = diff[s.row : s.row + s.count]
-            kinks[s.layer][s.start : s.start + s.count] = kinked[s.row : s.row + s.count]
-        done += units
-        if progress is not None:
-            progress(done, total)
+        for si, eps in enumerate(steps):
+            values, crossed = _perturbed_losses(net, fwd, act, loss, chunk, perturb, eps)
+            units = values.shape[0] // 2
+            diff = (values[:units] - values[units:]) / (2 * eps)
+            kinked = crossed[:units] | crossed[units:]
+            for s in chunk:
+                part = slice(s.start, s.start + s.count)
+                rows = slice(s.row, s.row + s.count)
+                estimates[s.layer][si, part] = diff[rows]
+                crossings[s.layer][si, part] = kinked[rows]
+            done += units
+            if progress is not None:
+                progress(done, total)
 
-    weights, biases, w_kinks, b_kinks = [], [], [], []
-    for g, kk, w, b in zip(flat, kinks, net.weights, net.biases):
+    weights, biases, w_spread, b_spread, w_kinks, b_kinks = [], [], [], [], [], []
+    for est, cross, w, b in zip(estimates, crossings, net.weights, net.biases):
+        value, spread, kk = plateau(est, cross)
         n_w = w.numel()
-        weights.append(g[:n_w].view_as(w))
+        weights.append(value[:n_w].view_as(w))
+        w_spread.append(spread[:n_w].view_as(w))
         w_kinks.append(kk[:n_w].view_as(w))
-        biases.append(None if b is None else g[n_w:])
+        biases.append(None if b is None else value[n_w:])
+        b_spread.append(None if b is None else spread[n_w:])
         b_kinks.append(None if b is None else kk[n_w:])
     return NumericGradients(
-        "full", eps, _noise(fwd, eps), weights=weights, biases=biases,
-        weight_kinks=w_kinks, bias_kinks=b_kinks,
+        "full", tuple(steps), _noise(fwd), weights=weights, biases=biases,
+        weight_spread=w_spread, bias_spread=b_spread, weight_kinks=w_kinks, bias_kinks=b_kinks,
     )
 
 
 def layer_directions(
     net: Net, layer: int, count: int, seed: int
-) -> tuple[Tensor, Tensor | None]:
-    """Layer ``layer``'s part of ``count`` random unit vectors over all parameters: entries
-    ±1/√N (N parameters in all), drawn on the CPU from ``seed`` and the layer's index."""
+) -> tuple[Tensor, Tensor, Tensor | None, float]:
+    """Layer ``layer``'s part of ``count`` random unit vectors over all parameters: the weight
+    part is c·r sᵀ (r, s random signs, rank one, so that applying it costs a matrix-vector
+    product), the bias part c·r_b, with c = 1/√N for N parameters in all. Drawn on the CPU from
+    ``seed`` and the layer's index. Returns (r: count×out, s: count×in, r_b or None, c)."""
     total = sum(_param_counts(net))
     gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + layer)
     w, b = net.weights[layer], net.biases[layer]
 
-    def signs(shape: tuple[int, ...]) -> Tensor:
+    def signs(*shape: int) -> Tensor:
         r = torch.randint(0, 2, shape, generator=gen, dtype=torch.float64)
-        return ((2 * r - 1) / total**0.5).to(w.device)
+        return (2 * r - 1).to(w.device)
 
-    u_w = signs((count, *w.shape))
-    return u_w, None if b is None else signs((count, *b.shape))
+    n_out, n_in = w.shape
+    return signs(count, n_out), signs(count, n_in), None if b is None else signs(count, n_out), \
+        total**-0.5
+
+
+FAST_STEPS = (1e-5, 1e-6, 1e-7)
 
 
 def fast_gradients(
@@ -200,40 +243,47 @@ def fast_gradients(
     compare: list[Gradients],
     seed: int,
     count: int = FAST_DIRECTIONS,
-    eps: float = EPS,
+    steps: tuple[float, ...] = FAST_STEPS,
 ) -> NumericGradients:
     """(E(θ+εu) − E(θ−εu)) / 2ε for ``count`` random unit vectors u over all parameters, beside
-    uᵀg for each gradient in ``compare``; one batched pass of 2·count networks."""
+    uᵀg for each gradient in ``compare``; one batched pass of 2·count·len(steps) networks."""
     fwd = forward(net, act, loss)
-    rows = 2 * count
+    n_steps = len(steps)
+    rows = 2 * count * n_steps  # ordered (sign, step, direction)
     a = fwd.pre[0].expand(rows, *fwd.pre[0].shape).clone()
     h_prev = net.x.expand(rows, *net.x.shape)
     crossed = torch.zeros(rows, dtype=torch.bool, device=a.device)
-    signs = torch.cat([torch.ones(count), -torch.ones(count)]).to(a.device, torch.float64)
+    ladder = torch.tensor(steps, dtype=torch.float64, device=a.device).repeat_interleave(count)
+    row_eps = torch.cat([ladder, -ladder])
     table = torch.zeros((count, 1 + len(compare)), dtype=torch.float64, device=a.device)
+    reps = 2 * n_steps
     for j in range(net.depth):
         if j > 0:
-            a = torch.matmul(h_prev, net.weights[j].t())
-            b = net.biases[j]
-            if b is not None:
-                a.add_(b)
-        u_w, u_b = layer_directions(net, j, count, seed)
-        step = torch.matmul(h_prev, u_w.repeat(2, 1, 1).transpose(1, 2))  # (rows, batch, out)
-        if u_b is not None:
-            step += u_b.repeat(2, 1)[:, None, :]
-        a = a + (eps * signs)[:, None, None] * step
-        for c, grads in enumerate(compare):
+            a = _stacked_affine(h_prev, net.weights[j], net.biases[j])
+        r, s, r_b, c = layer_directions(net, j, count, seed)
+        r_rows, s_rows = r.repeat(reps, 1), s.repeat(reps, 1)
+        # (h Uᵀ)_bi = c·r_i·(h·s): a matrix-vector product per row.
+        hs = torch.einsum("pbi,pi->pb", h_prev, s_rows)
+        step = c * hs[:, :, None] * r_rows[:, None, :]
+        if r_b is not None:
+            step += c * r_b.repeat(reps, 1)[:, None, :]
+        a = a + row_eps[:, None, None] * step
+        for col, grads in enumerate(compare):
             g_w = grads.weights[j].to(torch.float64)
-            table[:, 1 + c] += (u_w * g_w).sum(dim=(1, 2))
+            table[:, 1 + col] += c * ((r @ g_w) * s).sum(dim=1)
             g_b = grads.biases[j]
-            if u_b is not None and g_b is not None:
-                table[:, 1 + c] += u_b @ g_b.to(torch.float64)
+            if r_b is not None and g_b is not None:
+                table[:, 1 + col] += c * (r_b @ g_b.to(torch.float64))
         if act.kink:
             crossed |= ((a > 0) != (fwd.pre[j] > 0)).flatten(1).any(dim=1)
         h_prev = act.value(a)
     values = loss.batched(a, h_prev, net.t)
-    table[:, 0] = (values[:count] - values[count:]) / (2 * eps)
+    half = count * n_steps
+    eps = torch.tensor(steps, dtype=torch.float64, device=a.device)[:, None]
+    diffs = (values[:half] - values[half:]).view(n_steps, count) / (2 * eps)
+    value, spread, kinked = plateau(diffs, (crossed[:half] | crossed[half:]).view(n_steps, count))
+    table[:, 0] = value
     return NumericGradients(
-        "fast", eps, _noise(fwd, eps), projections=table.cpu(),
-        direction_kinks=(crossed[:count] | crossed[count:]).cpu(),
+        "fast", tuple(steps), _noise(fwd), projections=table.cpu(),
+        direction_spread=spread.cpu(), direction_kinks=kinked.cpu(),
     )

@@ -430,9 +430,16 @@ def verdict(report: Report) -> list[RenderableType]:
     c = report.check
     s = report.settings
     parts: list[RenderableType] = [Text(f"⚠ {w}", style="yellow") for w in report.warnings]
-    what = {"full": "autograd and every finite difference",
-            "fast": f"autograd and {len(c.directions or [])} random-direction finite differences",
-            "off": "autograd (finite differences off)"}[c.method]
+    left_out = c.kinks + c.unresolved
+    if c.method == "off":
+        what = "autograd (finite differences off)"
+    elif c.method == "fast":
+        used = len(c.directions or []) - left_out
+        what = (f"autograd and {used} random-direction finite difference(s)" if used > 0
+                else "autograd (no random-direction finite difference settled)")
+    else:
+        what = "autograd and every finite difference" + (
+            f" that settled ({left_out} left out)" if left_out else "")
     if c.passed is None:
         parts.append(Text("? check not applicable: the run is not finite.", style="bold yellow"))
     elif c.passed:

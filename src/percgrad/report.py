@@ -59,6 +59,8 @@ class LayerReport:
     """Fraction of units whose |φ′(a)| is below 10% of its maximum."""
     finite: bool = True
     kinks: int = 0
+    unresolved: int = 0
+    """Entries whose finite differences never settled across the step ladder (left out)."""
     measured_factor: float | None = None
     predicted_factor: float | None = None
     bound: float | None = None
@@ -80,6 +82,7 @@ class CheckReport:
     directions: list[dict[str, float | bool]] | None = None
     """fast: per random direction u, uᵀ∇ numeric, analytic and autograd."""
     kinks: int = 0
+    unresolved: int = 0
 
 
 @dataclass
@@ -164,6 +167,7 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
         "numeric_max_abs_diff": None if vs_num is None else vs_num.max_abs_diff,
         "numeric_rel_error": None if vs_num is None else vs_num.rel_error,
         "numeric_kinks": layer.kinks,
+        "numeric_unresolved": layer.unresolved,
         "mean_abs_dphi": layer.mean_abs_dphi,
         "saturated": layer.saturated,
         "finite": layer.finite,
@@ -184,6 +188,7 @@ def _check_document(check: CheckReport) -> dict[str, Any]:
         "resolution": check.resolution,
         "directions": check.directions,
         "kinks": check.kinks,
+        "unresolved": check.unresolved,
     }
 
 

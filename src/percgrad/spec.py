@@ -43,6 +43,8 @@ class Spec:
     """The single neuron's weights given by hand; None draws them by ``init``."""
     target: tuple[float, ...] = (1.0,)
     """One value for every output, or one per output."""
+    bound: bool | None = None
+    """Compute the spectral bound of every layer; None: when its SVDs are cheap."""
     max_memory: int | None = None
     """Bytes a run may use (``--max-memory``); None: what the device has free."""
     keep_tensors: bool = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -46,10 +47,16 @@ SMOOTH: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray
 }
 
 
+@cache
+def _nodes() -> tuple[np.ndarray, np.ndarray]:
+    z, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
+    return z, w / w.sum()
+
+
 def gauss_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
     """E[f(h)] for h ~ N(0, q), by Gauss–Hermite quadrature (probabilists' weights)."""
-    z, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
-    return float(np.dot(w, f(math.sqrt(max(q, 0.0)) * z)) / w.sum())
+    z, w = _nodes()
+    return float(np.dot(w, f(math.sqrt(max(q, 0.0)) * z)))
 
 
 def moments(activation: str, q: float) -> tuple[float, float]:

@@ -13,7 +13,7 @@ import torch
 from percgrad.backprop import analytic_backward, autograd_backward, forward
 from percgrad.experiment import Run, build_report, compare, execute
 from percgrad.net import bias_std, weight_std
-from percgrad.report import CheckReport, Report
+from percgrad.report import CheckReport, LayerReport, Report
 from percgrad.spec import INIT_NAMES, Spec
 from percgrad.theory import Theory, diagnose, predict
 
@@ -118,7 +118,7 @@ def analyse(run: Run, report: Report) -> None:
         "predicted_diagnosis": diagnose(theory.mean_chi),
         "bound_holds": all(bounds) if bounds else None,
         "advice": _advice(spec, q_in, mean_measured),
-        "notes": _notes(spec),
+        "notes": _notes(spec, layers),
     }
     report.extra["theory"] = {
         "sigma_w2": theory.sigma_w2[-1],
@@ -135,8 +135,13 @@ def analyse(run: Run, report: Report) -> None:
         report.warnings.append(f"the bound ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ fails at {bad}")
 
 
-def _notes(spec: Spec) -> list[str]:
+def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     notes = []
+    if len(layers) > 1 and all(layer.bound is None for layer in layers):
+        notes.append(
+            "The spectral bound was skipped: one SVD per layer would take a while at this size "
+            "(--bound computes it anyway)."
+        )
     if spec.activation in ("relu", "leaky-relu") and spec.loss == "mse":
         notes.append(
             "ReLU's predicted factor is exactly σ_w²/2; the measured one sits a little above it "
