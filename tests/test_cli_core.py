@@ -217,15 +217,6 @@ def test_x_without_inputs_sets_the_size():
     assert doc["layers"][0]["shape"] == [1, 5]
 
 
-BATCH_DEFAULT_BUG = pytest.mark.xfail(
-    reason="BUG: cli.py single/multi declare `batch: BatchOpt = 1` although BatchOpt is now "
-    "int | None and _batch_and_x() treats None as 'not given', so --x with two rows and no "
-    "--batch is refused ('2 row(s) given but --batch is 1'); the default must be None",
-    strict=True,
-)
-
-
-@BATCH_DEFAULT_BUG
 @pytest.mark.parametrize("command", ["single", "multi"])
 def test_x_rows_set_the_batch(command):
     doc = run_json(command, "--x", "1,2,3;4,5,6", "--dtype", "float64", "--device", "cpu")

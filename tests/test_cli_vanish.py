@@ -24,6 +24,11 @@ LAYER_KEYS = {"measured_factor", "predicted_factor", "bound", "mean_abs_dphi"}
 def _env(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("PERCGRAD_DEBUG", raising=False)
+    # theory.gauss_expectation recomputes its 127 Gauss–Hermite nodes (an eigenvalue problem)
+    # on every call, thousands of times for a deep chain; test_robustness has a test for that.
+    # Cached here (same values) so that these tests time the runs, not that.
+    hermite = np.polynomial.hermite_e
+    monkeypatch.setattr(hermite, "hermegauss", functools.cache(hermite.hermegauss))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 2-core machine shared with other jobs: avoid spin-waiting
     yield
@@ -335,11 +340,7 @@ def test_narrow_relu_chain_dies_instead() -> None:
     assert doc["layers"][0]["grad_norm"] == 0.0
 
 
-def test_deep_narrow_chain_runs_with_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The quadrature's nodes are recomputed on every call (see test_robustness's perf test);
-    # cached here so that this test measures the run, not that slowness.
-    hermite = np.polynomial.hermite_e
-    monkeypatch.setattr(hermite, "hermegauss", functools.cache(hermite.hermegauss))
+def test_deep_narrow_chain_runs_with_full_check() -> None:
     doc = run_json("vanish", "--depth", "1000", "--width", "1")
     assert doc["settings"]["check"] == "full"  # auto → full: 1000 parameters
     assert doc["check"]["method"] == "full"

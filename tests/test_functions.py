@@ -11,12 +11,6 @@ from percgrad.errors import PercgradError
 from percgrad.functions import ACTIVATIONS, LEAKY_SLOPE, LOSSES
 from percgrad.spec import ACTIVATION_NAMES, LOSS_NAMES
 
-LEAKY_BUG = pytest.mark.xfail(
-    reason="BUG: functions.py leaky-relu derivative torch.where(a > 0, 1.0, LEAKY_SLOPE) builds "
-    "a float32 tensor from its Python scalars, so in float64 the slope is 0.009999999776",
-    strict=True,
-)
-
 
 def _points(dtype: torch.dtype) -> torch.Tensor:
     gen = torch.Generator().manual_seed(1234)
@@ -48,7 +42,7 @@ def test_the_tables_match_the_spec_names():
     ("name", "dtype", "tol"),
     [
         pytest.param(n, d, tol, id=f"{n}-{d}",
-                     marks=[LEAKY_BUG] if (n, d) == ("leaky-relu", "float64") else [])
+                     marks=[])
         for n in ACTIVATION_NAMES
         for d, tol in (("float64", 1e-12), ("float32", 1e-5))
     ],
@@ -68,7 +62,7 @@ def test_derivative_equals_autograd(name, dtype, tol):
     ("name", "expected", "dtype"),
     [
         pytest.param(n, e, d, id=f"{n}-{d}",
-                     marks=[LEAKY_BUG] if (n, d) == ("leaky-relu", "float64") else [])
+                     marks=[])
         for n, e in (("relu", 0.0), ("leaky-relu", LEAKY_SLOPE))
         for d in ("float32", "float64")
     ],
@@ -110,7 +104,7 @@ _LOSS_ACT = [(lo, a) for lo in LOSS_NAMES for a in ACTIVATION_NAMES if lo == "ms
 @pytest.mark.parametrize(
     ("loss_name", "act_name"),
     [
-        pytest.param(lo, a, marks=[LEAKY_BUG] if a == "leaky-relu" else [])
+        pytest.param(lo, a)
         for lo, a in _LOSS_ACT
     ],
 )

@@ -44,18 +44,10 @@ def _assert_agree(p, relative_error, tol: float = TOL) -> None:
     assert float(p.autograd_loss) == pytest.approx(float(p.fwd.loss), rel=1e-14, abs=1e-300)
 
 
-LEAKY_BUG = pytest.mark.xfail(
-    reason="BUG: functions.py leaky-relu derivative torch.where(a > 0, 1.0, LEAKY_SLOPE) builds "
-    "a float32 tensor from its Python scalars, so in float64 runs the slope is "
-    "0.009999999776 instead of 0.01 (relative error 2.2e-8)",
-    strict=True,
-)
-
-
 def _act_loss_params(losses=("mse", "bce")):
     return [
         pytest.param(a, lo, id=f"{a}-{lo}",
-                     marks=[LEAKY_BUG] if a == "leaky-relu" and lo == "mse" else [])
+                     )
         for a in ACTIVATION_NAMES
         for lo in losses
     ]
@@ -129,15 +121,8 @@ _PROPERTY = settings(
 
 
 @_PROPERTY
-@given(spec=specs(tuple(a for a in ACTIVATION_NAMES if a != "leaky-relu")))
+@given(spec=specs(ACTIVATION_NAMES))
 def test_analytic_equals_autograd_property(spec, passes, rel_err):
-    _assert_agree(passes(spec), rel_err)
-
-
-@LEAKY_BUG
-@settings(_PROPERTY, max_examples=20)
-@given(spec=specs(("leaky-relu",)))
-def test_analytic_equals_autograd_property_leaky_relu(spec, passes, rel_err):
     _assert_agree(passes(spec), rel_err)
 
 

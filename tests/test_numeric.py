@@ -92,12 +92,13 @@ def test_fast_projections_agree(activation, bias, passes):
     # Column 1 really is uᵀ∇: recompute it from the directions themselves.
     expected = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
     for k in range(p.net.depth):
-        u_w, u_b = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 4)
+        r, s, r_b, c = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 4)
+        u_w = c * r[:, :, None] * s[:, None, :]  # the rank-one direction, materialised
         expected += (u_w * p.analytic.weights[k]).sum(dim=(1, 2))
         if bias:
-            expected += u_b @ p.analytic.biases[k]
+            expected += c * r_b @ p.analytic.biases[k]
         else:
-            assert u_b is None
+            assert r_b is None
     torch.testing.assert_close(table[:, 1], expected, rtol=1e-12, atol=1e-15)
 
 
@@ -106,7 +107,9 @@ def test_fast_directions_are_unit_vectors(passes):
     total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))
     squares = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
     for k in range(p.net.depth):
-        u_w, u_b = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 0)
+        r, s, r_b, c = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 0)
+        u_w = c * r[:, :, None] * s[:, None, :]
+        u_b = c * r_b
         assert torch.allclose(u_w.abs(), torch.full_like(u_w, total**-0.5))
         squares += u_w.square().sum(dim=(1, 2)) + u_b.square().sum(dim=1)
     torch.testing.assert_close(squares, torch.ones_like(squares))

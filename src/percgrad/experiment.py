@@ -18,7 +18,7 @@ from percgrad.functions import Activation, Loss, activation, loss
 from percgrad.linalg import AUTO_BUDGET_S, spectral_norms, svd_seconds
 from percgrad.memory import guard
 from percgrad.net import Net, build_net
-from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
+from percgrad.numeric import NumericGradients, fast_gradients, full_gradients, too_steep
 from percgrad.report import (
     CheckReport,
     Comparison,
@@ -299,11 +299,12 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
 
 
 def _masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
-            floor: float) -> tuple[Tensor, int]:
-    """Entries to leave out: kinks, and differences whose step ladder never settled to within
-    the tolerance (too rough to judge); and how many were unsettled."""
+            floor: float, num: NumericGradients) -> tuple[Tensor, int]:
+    """Entries to leave out: kinks, and differences that cannot be trusted (their step ladder
+    never settled to within the tolerance, or the slope is too steep for any step); and how
+    many of the latter."""
     scale = max(float(a.abs().max()), float(n.abs().max()), floor)
-    unsettled = (spread > tol * scale) & ~kinks
+    unsettled = ((spread > tol * scale) | too_steep(a.to(spread.device), num)) & ~kinks
     return kinks | unsettled.to(kinks.device), int(unsettled.sum())
 
 
@@ -320,12 +321,12 @@ def _versus_numeric(
     g_an, gb_an = grads.weights[k], grads.biases[k]
     g_num, gb_num = num.weights[k], num.biases[k]
     mask, unsettled = _masked(g_an.double(), g_num, num.weight_spread[k], num.weight_kinks[k],
-                              tol, floor)
+                              tol, floor, num)
     pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_num, mask, False)]
     kinks = int(num.weight_kinks[k].sum())
     spread_b, kinks_b = num.bias_spread[k], num.bias_kinks[k]
     if gb_an is not None and gb_num is not None and spread_b is not None and kinks_b is not None:
-        mask_b, unsettled_b = _masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor)
+        mask_b, unsettled_b = _masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor, num)
         pairs.append((gb_an, gb_num, mask_b, True))
         kinks += int(kinks_b.sum())
         unsettled += unsettled_b
@@ -361,7 +362,8 @@ def _fast_verdict(
         scale = max(abs(a_val), abs(n_val), floor)
         rel = abs(a_val - n_val) / scale
         kinked = bool(num.direction_kinks[d])
-        rough = not kinked and not float(num.direction_spread[d]) <= tol * scale
+        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num))
+        rough = not kinked and (steep or not float(num.direction_spread[d]) <= tol * scale)
         directions.append({
             "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
             "kink": kinked, "unsettled": rough,
@@ -402,9 +404,9 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
         )
     if check.unresolved:
         warnings.append(
-            f"{check.unresolved} finite difference(s) never settled across the step sizes "
-            f"tried (the loss is too rough there: typical of exploding nets) and were "
-            "left out of the check."
+            f"{check.unresolved} finite difference(s) could not be trusted (they never settled "
+            "across the step sizes tried, or the slope is too steep for any step: typical of "
+            "exploding nets) and were left out of the check."
         )
     if check.kinks:
         warnings.append(

@@ -37,6 +37,8 @@ class NumericGradients:
 
     method: str
     steps: tuple[float, ...]
+    loss: float
+    """E at the unperturbed parameters (float64)."""
     noise: float
     """Round-off of one difference at the reference step ε = 1e-6 (its resolution)."""
     weights: list[Tensor] | None = None
@@ -147,6 +149,13 @@ def _perturbed_losses(
     return values, crossed
 
 
+def too_steep(slope: Tensor, num: NumericGradients) -> Tensor:
+    """Where a slope is so steep that even the smallest step would move E by more than a tenth
+    of E itself: the loss cannot be linear on that scale, so no finite difference can follow it
+    (shattered, exploding nets)."""
+    return slope.abs() * min(num.steps) > 0.1 * max(abs(num.loss), 1e-300)
+
+
 def _noise(fwd: Forward) -> float:
     e = abs(float(fwd.loss))
     return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e, 1e-300) / REFERENCE_STEP
@@ -208,7 +217,7 @@ def full_gradients(
         b_spread.append(None if b is None else spread[n_w:])
         b_kinks.append(None if b is None else kk[n_w:])
     return NumericGradients(
-        "full", tuple(steps), _noise(fwd), weights=weights, biases=biases,
+        "full", tuple(steps), float(fwd.loss), _noise(fwd), weights=weights, biases=biases,
         weight_spread=w_spread, bias_spread=b_spread, weight_kinks=w_kinks, bias_kinks=b_kinks,
     )
 
@@ -284,6 +293,6 @@ def fast_gradients(
     value, spread, kinked = plateau(diffs, (crossed[:half] | crossed[half:]).view(n_steps, count))
     table[:, 0] = value
     return NumericGradients(
-        "fast", tuple(steps), _noise(fwd), projections=table.cpu(),
+        "fast", tuple(steps), float(fwd.loss), _noise(fwd), projections=table.cpu(),
         direction_spread=spread.cpu(), direction_kinks=kinked.cpu(),
     )

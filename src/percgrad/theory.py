@@ -47,16 +47,47 @@ SMOOTH: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray
 }
 
 
+HERMITE_MAX_Q = 4.0
+"""Above this variance, Gauss–Hermite nodes near 0 are too far apart for φ′², which is O(1)
+wide whatever q is: panels of Gauss–Legendre take over."""
+PANEL_NODES = 24
+
+
 @cache
-def _nodes() -> tuple[np.ndarray, np.ndarray]:
+def _hermite() -> tuple[np.ndarray, np.ndarray]:
     z, w = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
     return z, w / w.sum()
 
 
+@cache
+def _panels(q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (Gaussian density included) on panels that double in width from 0
+    outwards, fine near 0 where the activations bend, out to 12 standard deviations."""
+    sd = math.sqrt(q)
+    edges = [0.0, min(0.25, sd / 4)]
+    while edges[-1] < 12 * sd:
+        edges.append(2 * edges[-1])
+    x, w = np.polynomial.legendre.leggauss(PANEL_NODES)
+    lo, hi = np.array(edges[:-1]), np.array(edges[1:])
+    half = 0.5 * (hi - lo)
+    nodes = (lo[:, None] + half[:, None] * (x[None, :] + 1)).ravel()
+    weights = (half[:, None] * w[None, :]).ravel()
+    nodes = np.concatenate([-nodes[::-1], nodes])
+    weights = np.concatenate([weights[::-1], weights])
+    density = np.exp(-0.5 * nodes**2 / q) / math.sqrt(2 * math.pi * q)
+    return nodes, weights * density
+
+
 def gauss_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
-    """E[f(h)] for h ~ N(0, q), by Gauss–Hermite quadrature (probabilists' weights)."""
-    z, w = _nodes()
-    return float(np.dot(w, f(math.sqrt(max(q, 0.0)) * z)))
+    """E[f(h)] for h ~ N(0, q): Gauss–Hermite quadrature (probabilists' weights) for q up to
+    ``HERMITE_MAX_Q``, composite Gauss–Legendre on doubling panels beyond."""
+    if q <= 0:
+        return float(f(np.zeros(1))[0])
+    if q <= HERMITE_MAX_Q:
+        z, w = _hermite()
+        return float(np.dot(w, f(math.sqrt(q) * z)))
+    h, w = _panels(q)
+    return float(np.dot(w, f(h)))
 
 
 def moments(activation: str, q: float) -> tuple[float, float]:
