@@ -3,7 +3,6 @@ every command answers with an exit status and a message, never a crash."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -30,13 +29,6 @@ def _env(monkeypatch: pytest.MonkeyPatch):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def fast_quadrature(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cache the Gauss–Hermite nodes (same values; see test_quadrature_nodes_are_reused)."""
-    hermite = np.polynomial.hermite_e
-    monkeypatch.setattr(hermite, "hermegauss", functools.cache(hermite.hermegauss))
 
 
 def invoke(*args: str, env: dict[str, str] | None = None):
@@ -183,10 +175,8 @@ def test_internal_error_without_debug(monkeypatch: pytest.MonkeyPatch, command: 
 def test_internal_error_with_debug_lets_it_through(monkeypatch: pytest.MonkeyPatch, command: str,
                                                    how: str) -> None:
     _patch_engine(monkeypatch, command, _boom)
-    if how == "flag":
-        result = invoke(command, "--debug")
-    else:
-        result = invoke(command, env={"PERCGRAD_DEBUG": "1"})
+    result = (invoke(command, "--debug") if how == "flag"
+              else invoke(command, env={"PERCGRAD_DEBUG": "1"}))
     assert isinstance(result.exception, RuntimeError)
     assert str(result.exception) == "boom"
     assert result.exit_code not in (0, 2, 3)
@@ -395,7 +385,7 @@ def test_max_memory_refuses_a_run_that_needs_more(command: str) -> None:
 
 
 @pytest.mark.parametrize("size", ["10G", "10g", "10GB", "10GiB", "10240M", "10737418240", "0.5T"])
-def test_max_memory_lets_a_small_run_through(size: str, fast_quadrature: None) -> None:
+def test_max_memory_lets_a_small_run_through(size: str) -> None:
     result = invoke("vanish", "--depth", "10", "--max-memory", size)
     assert result.exit_code == 0, result.stderr
 
@@ -415,9 +405,8 @@ def test_max_memory_refuses_a_comparison() -> None:
     assert "--max-memory" in result.stderr
 
 
-def test_size_guard_uses_the_free_memory(monkeypatch: pytest.MonkeyPatch,
-                                         fast_quadrature: None) -> None:
-    monkeypatch.setattr("percgrad.experiment.available_bytes", lambda device: 1000)
+def test_size_guard_uses_the_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("percgrad.experiment.available_bytes", lambda device: 100)
     result = invoke("vanish", "--depth", "3")
     assert result.exit_code == 2
     assert "free" in result.stderr
@@ -432,13 +421,10 @@ def test_size_guard_uses_the_free_memory(monkeypatch: pytest.MonkeyPatch,
 # ---------------------------------------------------------------- performance
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: theory.gauss_expectation calls numpy's hermegauss(127) (an eigenvalue problem, "
-    "~10–25 ms) on every call; vanish evaluates it 2·depth times for the theory and again for "
-    "each of ~7 advice candidates, so `vanish --depth 1000 --width 1` spends ~3 minutes in it",
-)
 def test_quadrature_nodes_are_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: hermegauss(127) (an eigenvalue problem, 10–25 ms) used to run on every
+    # expectation, 2·depth times per theory and again per advice candidate: `vanish --depth 1000
+    # --width 1` took ~3 minutes.
     hermite = np.polynomial.hermite_e
     original = hermite.hermegauss
     calls = []

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from rich import box
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -16,6 +17,7 @@ from rich.text import Text
 from percgrad.report import Comparison, LayerReport, Report
 
 BAR_WIDTH = 24
+VANISH_BAR = 14
 MIN_DECADES = 2
 """A log bar spans at least this many decades, so that small differences look small."""
 EDGE = 3
@@ -129,7 +131,7 @@ def vector(values: np.ndarray, edge: int = 4) -> str:
 
 def forward_table(report: Report) -> Table:
     """The forward pass sample by sample: x, a, o, t and the loss."""
-    table = Table(title="Forward pass", title_justify="left", title_style="bold")
+    table = styled_table("Forward pass")
     table.add_column("sample", justify="right")
     table.add_column("x")
     table.add_column("a = x·wᵀ" + (" + b" if report.settings["bias"] else ""), justify="right")
@@ -171,7 +173,7 @@ def single_table(report: Report) -> Table:
     assert g.analytic is not None and g.autograd is not None and layer.weight is not None
     assert report.out is not None and report.input is not None
     one = report.input.shape[0] == 1
-    table = Table(title="Gradient of every weight", title_justify="left", title_style="bold")
+    table = styled_table("Gradient of every weight")
     table.add_column("j", justify="right")
     if one:
         table.add_column("x_j", justify="right")
@@ -182,8 +184,8 @@ def single_table(report: Report) -> Table:
         table.add_column("∂a/∂w_j", justify="right")
     for name, style in (("analytic", "bold green"), ("autograd", "bold"), ("numeric", "bold")):
         table.add_column(name, justify="right", style=style if name == "analytic" else None)
-    table.add_column("max |Δ|", justify="right")
-    table.add_column("rel. err", justify="right")
+    table.add_column("max|Δ|", justify="right")
+    table.add_column("rel.err", justify="right")
 
     def add(label: str, x_val: float | None, w_val: float, da: float,
             an: float, ag: float, nu: float | None) -> None:
@@ -388,12 +390,13 @@ def _rel(cmp: Comparison | None) -> float | None:
 
 def summary_table(report: Report) -> Table:
     """Per layer: shape, norms three ways, ‖δ‖, the largest gaps and a log-scale bar."""
-    table = Table(title="Per-layer summary", title_justify="left", title_style="bold")
-    for name in ("layer", "shape", "‖W‖", "‖∂E/∂W‖ analytic", "autograd", "numeric", "‖δ‖",
-                 "max |Δ|", "rel. err"):
-        table.add_column(name, justify="left" if name in ("layer", "shape") else "right")
+    table = numbers_table("Per-layer summary", [
+        "layer", "shape", "‖W‖", "‖∂E/∂W‖ analytic", "autograd", "numeric", "‖δ‖", "max|Δ|",
+        "rel.err"], left=2)
     low, high = bar_range([layer.grad_norm for layer in report.layers])
-    table.add_column(f"‖∂E/∂W‖, log scale {num(low, 1)} … {num(high, 2)}")
+    table.add_column("log ‖∂E/∂W‖", no_wrap=True)
+    table.caption = f"bars: log scale {num(low, 1)} … {num(high, 2)}"
+    table.caption_justify = "left"
     for layer in report.layers:
         rel = max(
             (r for r in (_rel(layer.vs_autograd), _rel(layer.vs_numeric)) if r is not None),
@@ -402,10 +405,10 @@ def summary_table(report: Report) -> Table:
         gap = max(layer.vs_autograd.max_abs_diff,
                   layer.vs_numeric.max_abs_diff if layer.vs_numeric else 0.0)
         table.add_row(
-            layer.name, f"{layer.shape[0]}×{layer.shape[1]}", num(layer.weight_norm),
+            layer.name, f"{layer.shape[0]}×{layer.shape[1]}", num(layer.weight_norm, 3),
             num(layer.grad_norm_analytic), num(layer.grad_norm), num(layer.grad_norm_numeric),
-            num(layer.delta_norm), num(gap, 2), num(rel, 2),
-            log_bar(layer.grad_norm, low, high),
+            num(layer.delta_norm, 3), num(gap, 2), num(rel, 2),
+            log_bar(layer.grad_norm, low, high, width=VANISH_BAR),
         )
     return table
 
@@ -498,19 +501,30 @@ def _times(v: float | None) -> str:
     return "—" if v is None else f"{num(v, 2)} ×"
 
 
+def styled_table(title: str) -> Table:
+    """The house style: bold title on the left, a rule under the header, no side borders."""
+    return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
+                 pad_edge=False, collapse_padding=True, show_edge=False)
+
+
+def numbers_table(title: str, columns: list[str], left: int = 1) -> Table:
+    """A compact table whose first ``left`` columns are labels and the rest numbers (right
+    aligned, never wrapped)."""
+    table = styled_table(title)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < left else "right", no_wrap=True)
+    return table
+
+
 def vanish_table(report: Report) -> Table:
     """Per layer from the input side: magnitudes, saturation, measured vs predicted factors."""
     s = report.settings
-    table = Table(title="Per-layer gradient flow (layer 1 = input side)", title_justify="left",
-                  title_style="bold")
-    cols = [("layer", "left"), ("‖∂E/∂W‖", "right"), ("vs last", "right"), ("‖δ‖", "right"),
-            ("mean|φ′|", "right"), ("sat.", "right"), ("measured", "right"),
-            ("predicted χ", "right"), ("bound", "right")]
-    for name, justify in cols:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    cols = ["layer", "‖∂E/∂W‖", "÷ last", "‖δ‖", "mean|φ′|", "sat.", "measured", "predicted",
+            "  bound"]
+    table = numbers_table("Per-layer gradient flow (layer 1 = input side)", cols)
     layers = report.layers
     low, high = bar_range([layer.grad_norm for layer in layers])
-    table.add_column(f"‖∂E/∂W‖, log scale {num(low, 1)} … {num(high, 2)}", no_wrap=True)
+    table.add_column("log ‖∂E/∂W‖", no_wrap=True)
     last = layers[-1].grad_norm
     for k in _layer_rows(len(layers)):
         if k is None:
@@ -523,16 +537,17 @@ def vanish_table(report: Report) -> Table:
         else:
             mark = "[green]✔[/]" if layer.bound_holds else ("[red]✘[/]" if layer.bound_holds is
                                                               False else "?")
-            bound = f"≤{num(layer.bound, 2)} {mark}"
+            bound = f"{mark} {num(layer.bound, 2)}"
         table.add_row(
-            f"{k + 1}", num(layer.grad_norm), _times(_safe_ratio(layer.grad_norm, last)),
-            num(layer.delta_norm), num(layer.mean_abs_dphi, 3), f"{layer.saturated:.0%}",
+            f"{k + 1}", num(layer.grad_norm, 3), num(_safe_ratio(layer.grad_norm, last), 2),
+            num(layer.delta_norm, 3), num(layer.mean_abs_dphi, 3), f"{layer.saturated:.0%}",
             num(layer.measured_factor, 3), num(layer.predicted_factor, 3), bound,
-            log_bar(layer.grad_norm, low, high),
+            log_bar(layer.grad_norm, low, high, width=VANISH_BAR),
         )
     table.caption = (
-        "measured = ‖δ_k‖²/‖δ_k+1‖² · predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k) · "
-        f"bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ · sat.: |φ′| < 10% of max · {s['activation']}"
+        f"bars: log scale {num(low, 1)} … {num(high, 2)} · measured = ‖δ_k‖²/‖δ_k+1‖² · "
+        "predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k) · bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·"
+        f"‖δ_k+1‖ · sat.: share of units with |φ′| < 10% of its max ({s['activation']})"
     )
     table.caption_justify = "left"
     return table
@@ -596,9 +611,8 @@ def history_section(report: Report) -> list[RenderableType]:
     train = report.extra["training"]
     depth = len(hist[0]["delta_norm"])
     picks = sorted({0, depth // 2, depth - 1}) if depth > 6 else list(range(depth))
-    table = Table(title=f"Training: {train['steps']} SGD steps, lr {train['lr']:g} "
-                  "(analytic gradients, checked against autograd)", title_justify="left",
-                  title_style="bold")
+    table = styled_table(f"Training: {train['steps']} SGD steps, lr {train['lr']:g} "
+                  "(analytic gradients, checked against autograd)")
     table.add_column("step", justify="right")
     table.add_column("loss", justify="right")
     for k in picks:
@@ -608,8 +622,7 @@ def history_section(report: Report) -> list[RenderableType]:
     for h in rows:
         table.add_row(str(h["step"]), num(h["loss"], 5),
                       *[num(h["delta_norm"][k], 3) for k in picks], num(h["rel_error"], 2))
-    spark = Table(title="‖δ_k‖ over training, per layer (log scale, each row its own range)",
-                  title_justify="left", title_style="bold")
+    spark = styled_table("‖δ_k‖ over training, per layer (log scale, each row its own range)")
     for name, justify in (("layer", "right"), ("first", "right"), ("", "left"), ("last", "right"),
                           ("change", "right")):
         spark.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -652,8 +665,8 @@ def vanish_compare(report: Report) -> list[RenderableType]:
     depth = len(first.layers)
     values = [layer.grad_norm for r in runs for layer in r.layers]
     low, high = bar_range(values)
-    table = Table(title=f"‖∂E/∂W_k‖ by {by} (layer 1 = input side; bars share one log scale "
-                  f"{num(low, 1)} … {num(high, 2)})", title_justify="left", title_style="bold")
+    table = styled_table(f"‖∂E/∂W_k‖ by {by} (layer 1 = input side; bars share one log scale "
+                  f"{num(low, 1)} … {num(high, 2)})")
     table.add_column("layer", justify="right")
     for r in runs:
         table.add_column(str(r.extra["label"]), justify="right")
@@ -666,7 +679,7 @@ def vanish_compare(report: Report) -> list[RenderableType]:
         nums = [num(r.layers[k].grad_norm) for r in runs]
         bars = [log_bar(r.layers[k].grad_norm, low, high, width=12) for r in runs]
         table.add_row(str(k + 1), *nums, *bars)
-    summary = Table(title="Summary", title_justify="left", title_style="bold")
+    summary = styled_table("Summary")
     for name in (by, "first/last ‖∂E/∂W‖", "measured factor", "predicted χ̄", "diagnosis", "check"):
         summary.add_column(name, justify="left" if name in (by, "diagnosis", "check") else "right")
     for r in runs:
