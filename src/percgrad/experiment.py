@@ -59,6 +59,10 @@ def to_numpy(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
 
 
+def _mask_numpy(t: Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().to("cpu").numpy().copy()
+
+
 def _entry_name(layer: int, index: tuple[int, ...], bias: bool) -> str:
     prefix = "b" if bias else "W"
     return f"{prefix}{layer + 1}[{','.join(str(i) for i in index)}]"
@@ -209,10 +213,13 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             pairs.append((gb_an, gb_ag, None, True))
         vs_ag = compare(k, pairs, ag_floor)
         vs_num: Comparison | None = None
-        g_num = gb_num = None
+        g_num = gb_num = excluded = b_excluded = None
         kinks = unresolved = 0
         if num is not None and num.method == "full":
-            vs_num, kinks, unresolved, g_num, gb_num = _versus_numeric(run, k, tol, num_floor)
+            side = _versus_numeric(run, k, tol, num_floor)
+            vs_num, kinks, unresolved = side.comparison, side.kinks, side.unsettled
+            g_num, gb_num, excluded, b_excluded = (side.weights, side.biases, side.excluded,
+                                                   side.bias_excluded)
             kinks_total += kinks
             unresolved_total += unresolved
         dphi = run.act.derivative(run.fwd.pre[k], run.fwd.post[k]).abs()
@@ -239,11 +246,13 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
                 to_numpy(g_an) if keep else None,
                 to_numpy(g_ag) if keep else None,
                 to_numpy(g_num) if keep else None,
+                _mask_numpy(excluded) if keep else None,
             ),
             bias_grad=None if b is None else Triple(
                 to_numpy(gb_an) if keep else None,
                 to_numpy(gb_ag) if keep else None,
                 to_numpy(gb_num) if keep else None,
+                _mask_numpy(b_excluded) if keep else None,
             ),
             weight_norm=float(torch.linalg.vector_norm(w.double())),
             grad_norm=float(torch.linalg.vector_norm(g_ag.double())),
@@ -308,11 +317,25 @@ def _masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
     return kinks | unsettled.to(kinks.device), int(unsettled.sum())
 
 
+@dataclass
+class _NumericSide:
+    """Layer k against the full finite differences."""
+
+    comparison: Comparison
+    kinks: int
+    unsettled: int
+    weights: Tensor
+    biases: Tensor | None
+    excluded: Tensor
+    """Weight entries left out (kinks and unsettled differences)."""
+    bias_excluded: Tensor | None
+
+
 def _versus_numeric(
     run: Run, k: int, tol: float, floor: float, analytic: Gradients | None = None
-) -> tuple[Comparison, int, int, Tensor, Tensor | None]:
+) -> _NumericSide:
     """Layer k's analytic gradient against the full finite differences, kinks and unsettled
-    differences left out: (comparison, kinks, unsettled, numeric W grad, numeric b grad)."""
+    differences left out."""
     num = run.numeric
     assert num is not None and num.weights is not None and num.biases is not None
     assert num.weight_kinks is not None and num.bias_kinks is not None
@@ -325,19 +348,20 @@ def _versus_numeric(
     pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_num, mask, False)]
     kinks = int(num.weight_kinks[k].sum())
     spread_b, kinks_b = num.bias_spread[k], num.bias_kinks[k]
+    mask_b = None
     if gb_an is not None and gb_num is not None and spread_b is not None and kinks_b is not None:
         mask_b, unsettled_b = _masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor, num)
         pairs.append((gb_an, gb_num, mask_b, True))
         kinks += int(kinks_b.sum())
         unsettled += unsettled_b
-    return compare(k, pairs, floor), kinks, unsettled, g_num, gb_num
+    return _NumericSide(compare(k, pairs, floor), kinks, unsettled, g_num, gb_num, mask, mask_b)
 
 
 def _rounding_note(run: Run, k: int, tol: float, floor: float, dtype: str) -> str:
     """When the float64 analytic gradient does match: the gap is the dtype's round-off."""
     if run.analytic64 is None:
         return ""
-    cmp64, *_ = _versus_numeric(run, k, tol, floor, run.analytic64)
+    cmp64 = _versus_numeric(run, k, tol, floor, run.analytic64).comparison
     if not cmp64.rel_error <= tol:
         return ""
     return (

@@ -188,8 +188,8 @@ def single_table(report: Report) -> Table:
     table.add_column("rel.err", justify="right")
 
     def add(label: str, x_val: float | None, w_val: float, da: float,
-            an: float, ag: float, nu: float | None) -> None:
-        deltas = [abs(an - ag)] + ([abs(an - nu)] if nu is not None else [])
+            an: float, ag: float, nu: float | None, excluded: bool = False) -> None:
+        deltas = [abs(an - ag)] + ([abs(an - nu)] if nu is not None and not excluded else [])
         scale = max(abs(an), abs(ag), abs(nu or 0.0), 1e-300)
         cells = [label]
         if one:
@@ -197,23 +197,32 @@ def single_table(report: Report) -> Table:
         cells.append(num(w_val))
         if one:
             cells += [num(float(out.dE_do[0, 0])), num(float(out.do_da[0, 0])), num(da)]
-        cells += [num(an, 5), num(ag, 5), num(nu, 5), num(max(deltas), 2), num(max(deltas) / scale, 2)]
+        shown_nu = num(nu, 5) + (" ⚑" if excluded else "")
+        cells += [num(an, 5), num(ag, 5), shown_nu, num(max(deltas), 2), num(max(deltas) / scale, 2)]
         table.add_row(*cells)
 
     out = report.out
     n_inputs = layer.shape[1]
     for j in range(n_inputs):
         nu = None if g.numeric is None else float(g.numeric[0, j])
+        left_out = g.excluded is not None and bool(g.excluded[0, j])
         x_val = float(report.input[0, j])
         add(str(j), x_val, float(layer.weight[0, j]), x_val,
-            float(g.analytic[0, j]), float(g.autograd[0, j]), nu)
+            float(g.analytic[0, j]), float(g.autograd[0, j]), nu, left_out)
     if layer.bias is not None and layer.bias_grad is not None:
         bg = layer.bias_grad
         assert bg.analytic is not None and bg.autograd is not None
         nu = None if bg.numeric is None else float(bg.numeric[0])
-        add("b", None, float(layer.bias[0]), 1.0, float(bg.analytic[0]), float(bg.autograd[0]), nu)
+        left_out = bg.excluded is not None and bool(bg.excluded[0])
+        add("b", None, float(layer.bias[0]), 1.0, float(bg.analytic[0]), float(bg.autograd[0]), nu,
+            left_out)
+    notes = []
     if not one:
-        table.caption = "with a batch: ∂E/∂w_j = Σ_b δ_b·x_bj (δ per sample above)"
+        notes.append("with a batch: ∂E/∂w_j = Σ_b δ_b·x_bj (δ per sample above)")
+    if g.excluded is not None and bool(g.excluded.any()):
+        notes.append("⚑ left out of the check: the finite difference straddles a kink or never settled")
+    if notes:
+        table.caption = " · ".join(notes)
         table.caption_justify = "left"
     return table
 

@@ -19,6 +19,8 @@ class Triple:
     analytic: np.ndarray | None
     autograd: np.ndarray | None
     numeric: np.ndarray | None = None
+    excluded: np.ndarray | None = None
+    """True where the numeric value was left out of the check (a kink, or no settled step)."""
 
 
 @dataclass
@@ -143,7 +145,8 @@ def clean(value: Any) -> Any:
 def _triple(t: Triple | None) -> dict[str, Any] | None:
     if t is None:
         return None
-    return {"analytic": t.analytic, "autograd": t.autograd, "numeric": t.numeric}
+    return {"analytic": t.analytic, "autograd": t.autograd, "numeric": t.numeric,
+            "numeric_excluded": t.excluded}
 
 
 def layer_document(layer: LayerReport) -> dict[str, Any]:
