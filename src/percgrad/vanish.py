@@ -67,25 +67,23 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 and math.isfinite(a) and math.isfinite(b) else None
 
 
-def _advice(spec: Spec, q_in: float, measured: float | None) -> list[str]:
-    """Which other init or activation would keep χ near 1, by the same theory."""
+def _advice(spec: Spec, q_in: float) -> list[str]:
+    """Other inits or activations that the same theory puts closer to χ = 1, best first."""
     candidates = [(spec.activation, init) for init in INIT_NAMES if init != spec.init]
-    for act, init in (("tanh", "xavier"), ("relu", "kaiming")):
-        if (act, init) != (spec.activation, spec.init) and (act, init) not in candidates:
-            candidates.append((act, init))
+    for pair in (("tanh", "xavier"), ("relu", "kaiming")):
+        if pair != (spec.activation, spec.init) and pair not in candidates:
+            candidates.append(pair)
     current = theory_for(spec, q_in).mean_chi
-    scored = []
+    distance = abs(math.log(current)) if current else math.inf
+    scored: list[tuple[float, str, str, float]] = []
     for act, init in candidates:
         chi = theory_for(spec, q_in, init=init, activation=act).mean_chi
-        if chi is not None and (current is None or abs(chi - current) > 1e-9 * current):
+        if chi and abs(math.log(chi)) < distance - 1e-9:
             scored.append((abs(math.log(chi)), act, init, chi))
-    scored.sort()
-    lines = []
-    for _, act, init, chi in scored[:3]:
-        lines.append(
-            f"{act} with --init {init} (gain {spec.gain:g}) would give χ ≈ {chi:.3g} "
-            f"({diagnose(chi)})"
-        )
+    lines = [
+        f"{act} with --init {init} (gain {spec.gain:g}) would give χ ≈ {chi:.3g} ({diagnose(chi)})"
+        for _, act, init, chi in sorted(scored)[:3]
+    ]
     if spec.activation == "sigmoid":
         lines.append(
             "sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset it, "
@@ -117,7 +115,7 @@ def analyse(run: Run, report: Report) -> None:
         "diagnosis": diagnose(mean_measured if mean_measured is not None else theory.mean_chi),
         "predicted_diagnosis": diagnose(theory.mean_chi),
         "bound_holds": all(bounds) if bounds else None,
-        "advice": _advice(spec, q_in, mean_measured),
+        "advice": _advice(spec, q_in),
         "notes": _notes(spec, layers),
     }
     report.extra["theory"] = {
