@@ -98,8 +98,7 @@ BatchOpt = Annotated[
 XOpt = Annotated[
     str | None,
     typer.Option(
-        "--x", help="Input by hand, e.g. 0.5,-1.2,2 (';' between the rows of a batch; "
-        "write --x=-1,2 when it starts with a minus).", rich_help_panel=DATA,
+        "--x", help="Input by hand, e.g. 0.5,-1.2,2 (';' between the rows of a batch).", rich_help_panel=DATA,
     ),
 ]
 TargetOpt = Annotated[
@@ -248,6 +247,7 @@ def _execute(
     try:
         spec = make_spec()
         report = compute(spec, not common.json)
+        _output(common, report, show)
     except PercgradError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -258,8 +258,7 @@ def _execute(
     except Exception as exc:
         if debug:
             raise
-        _fail(_unexpected(exc), EXIT_INTERNAL if not _is_memory(exc) else EXIT_BAD_INPUT)
-    _output(common, report, show, debug)
+        _fail(_unexpected(exc), EXIT_BAD_INPUT if _is_memory(exc) else EXIT_INTERNAL)
 
 
 def _is_memory(exc: BaseException) -> bool:
@@ -276,7 +275,7 @@ def _unexpected(exc: BaseException) -> str:
     )
 
 
-def _output(common: Common, report: Report, show: Callable[[Report], list[object]], debug: bool) -> None:
+def _output(common: Common, report: Report, show: Callable[[Report], list[object]]) -> None:
     from percgrad.report import to_json
 
     problems: list[str] = []
