@@ -30,12 +30,11 @@ def save_console(console: Any, path: Path) -> None:
 
 
 def _series(report: Report) -> list[tuple[str, list[float], list[float]]]:
-    runs = report.extra.get("runs")
-    reports: list[tuple[str, Report]]
-    if runs:
-        reports = [(str(label), r) for label, r in report.extra.get("_run_reports", [])]
+    """(label, ‖∂E/∂W_k‖, ‖δ_k‖) per run: one, or one per compared setting."""
+    if report.runs:
+        reports = [(str(r.extra.get("label", i + 1)), r) for i, r in enumerate(report.runs)]
     else:
-        reports = [(report.settings["activation"], report)]
+        reports = [(str(report.settings["activation"]), report)]
     return [
         (label, [layer.grad_norm for layer in r.layers], [layer.delta_norm for layer in r.layers])
         for label, r in reports
@@ -63,8 +62,10 @@ def save_plot(report: Report, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = input side)")
     ax.set_ylabel("gradient magnitude")
-    s = report.settings
-    ax.set_title(f"percgrad {report.command}: {s['activation']}, init {s['init']}, gain {s['gain']}")
+    s = report.runs[0].settings if report.runs else report.settings
+    by = report.extra.get("compare", {}).get("by")
+    what = f"compared by {by}" if by else f"{s['activation']}, init {s['init']}"
+    ax.set_title(f"percgrad {report.command}: {what}, gain {s['gain']:g}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     try:
