@@ -409,6 +409,16 @@ def _fast_verdict(
     return directions, worst, failures, kinks, unsettled
 
 
+def _first_underflow(layers: list[LayerReport]) -> int | None:
+    """The 1-based layer where δ became exactly 0 although the layer above it was not and the
+    layer's units were not all dead: only underflow zeroes such a product."""
+    for k in range(len(layers) - 2, -1, -1):
+        layer, above = layers[k], layers[k + 1]
+        if layer.delta_norm == 0 and above.delta_norm > 0 and layer.mean_abs_dphi > 0:
+            return k + 1
+    return None
+
+
 def build_report(run: Run, timing: dict[str, float]) -> Report:
     """Turn the tensors of a run into a plain Report."""
     spec = run.spec
@@ -425,6 +435,16 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
         warnings.append(
             f"non-finite values (overflow or NaN) first appear in {bad}; the gradient check "
             f"does not apply. Try {hint}."
+        )
+    underflow = _first_underflow(layers)
+    if underflow is not None:
+        tiny = torch.finfo(DTYPES[spec.dtype]).smallest_normal * torch.finfo(DTYPES[spec.dtype]).eps
+        for layer in layers[:underflow]:
+            layer.underflow = True
+        hint = " (--dtype float64 reaches about 1e-308)" if spec.dtype == "float32" else ""
+        warnings.append(
+            f"δ underflows to exactly 0 in layers 1–{underflow}: "
+            f"{spec.dtype} holds no magnitude below about {tiny:.0e}{hint}."
         )
     if check.unresolved:
         warnings.append(

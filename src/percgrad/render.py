@@ -537,8 +537,7 @@ def vanish_table(report: Report) -> Table:
     last = layers[-1].grad_norm
     for k in _layer_rows(len(layers)):
         if k is None:
-            table.add_row("⋮", *["⋮"] * (len(cols) - 1), f"{len(layers) - MAX_LAYER_ROWS} layers "
-                          "not shown (--json has all)")
+            table.add_row("⋮", *["⋮"] * len(cols))
             continue
         layer = layers[k]
         if layer.bound is None:
@@ -553,8 +552,10 @@ def vanish_table(report: Report) -> Table:
             num(layer.measured_factor, 3), num(layer.predicted_factor, 3), bound,
             log_bar(layer.grad_norm, low, high, width=VANISH_BAR),
         )
+    hidden = len(layers) - MAX_LAYER_ROWS if len(layers) > MAX_LAYER_ROWS else 0
     table.caption = (
-        f"bars: log scale {num(low, 1)} … {num(high, 2)} · measured = ‖δ_k‖²/‖δ_k+1‖² · "
+        (f"{hidden} middle layers not shown (--json has all) · " if hidden else "")
+        + f"bars: log scale {num(low, 1)} … {num(high, 2)} · measured = ‖δ_k‖²/‖δ_k+1‖² · "
         "predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k) · bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·"
         f"‖δ_k+1‖ · sat.: share of units with |φ′| < 10% of its max ({s['activation']})"
     )
@@ -604,9 +605,11 @@ def _why(report: Report) -> str:
     s = report.settings
     per = f"‖δ‖² is multiplied by about {num(chi, 3)} per layer"
     if summ["diagnosis"] == "vanishing":
-        return (f"{per}, so over {depth} layers the first layer's gradient is "
-                f"{num(summ['grad_decay'], 2)} × the last's; {s['activation']} with {s['init']} "
-                f"init starves the early layers.")
+        decay = summ["grad_decay"]
+        size = (f"{num(decay, 2)} × the last's" if decay else
+                f"too small for {s['dtype']} (it underflows to 0)")
+        return (f"{per}, so over {depth} layers the first layer's gradient is {size}; "
+                f"{s['activation']} with {s['init']} init starves the early layers.")
     if summ["diagnosis"] == "exploding":
         return f"{per}: the early layers' gradients blow up ({num(summ['grad_decay'], 2)} × the last's)."
     return f"{per}: the gradient keeps its size through the chain."

@@ -60,6 +60,8 @@ class LayerReport:
     saturated: float
     """Fraction of units whose |φ′(a)| is below 10% of its maximum."""
     finite: bool = True
+    underflow: bool = False
+    """True where δ underflowed to exactly 0 (this layer or one above it)."""
     kinks: int = 0
     unresolved: int = 0
     """Entries whose finite differences never settled across the step ladder (left out)."""
@@ -174,6 +176,7 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
         "mean_abs_dphi": layer.mean_abs_dphi,
         "saturated": layer.saturated,
         "finite": layer.finite,
+        "underflow": layer.underflow,
         "measured_factor": layer.measured_factor,
         "predicted_factor": layer.predicted_factor,
         "bound": layer.bound,
