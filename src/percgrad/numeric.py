@@ -223,13 +223,14 @@ def full_gradients(
 
 
 def layer_directions(
-    net: Net, layer: int, count: int, seed: int
+    net: Net, layer: int, count: int, seed: int, total: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor | None, float]:
     """Layer ``layer``'s part of ``count`` random unit vectors over all parameters: the weight
     part is c·r sᵀ (r, s random signs, rank one, so that applying it costs a matrix-vector
     product), the bias part c·r_b, with c = 1/√N for N parameters in all. Drawn on the CPU from
-    ``seed`` and the layer's index. Returns (r: count×out, s: count×in, r_b or None, c)."""
-    total = sum(_param_counts(net))
+    ``seed`` and the layer's index. Returns (r: count×out, s: count×in, r_b or None, c).
+    ``total`` (N) is counted when not given."""
+    total = sum(_param_counts(net)) if total is None else total
     gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + layer)
     w, b = net.weights[layer], net.biases[layer]
 
@@ -266,10 +267,11 @@ def fast_gradients(
     row_eps = torch.cat([ladder, -ladder])
     table = torch.zeros((count, 1 + len(compare)), dtype=torch.float64, device=a.device)
     reps = 2 * n_steps
+    total = sum(_param_counts(net))
     for j in range(net.depth):
         if j > 0:
             a = _stacked_affine(h_prev, net.weights[j], net.biases[j])
-        r, s, r_b, c = layer_directions(net, j, count, seed)
+        r, s, r_b, c = layer_directions(net, j, count, seed, total)
         r_rows, s_rows = r.repeat(reps, 1), s.repeat(reps, 1)
         # (h Uᵀ)_bi = c·r_i·(h·s): a matrix-vector product per row.
         hs = torch.einsum("pbi,pi->pb", h_prev, s_rows)
