@@ -121,8 +121,18 @@ def measure_pair(net: Net, sizes: tuple[int, ...], fast: bool, repeats: int) -> 
                     max(errors), all(passes))
 
 
+def warm_up() -> None:
+    """Pay one-time costs (lazy imports, first calls) of both checks on a tiny net, untimed."""
+    net = make_net((2, 2, 1))
+    _percgrad_full(net)
+    _percgrad_fast(net)
+    _gradcheck(net, False)
+    _gradcheck(net, True)
+
+
 def measure(cfg: Config, log: Log) -> CheckResult:
     """Both pairings on both nets; slow runs (≥ LONG_S) are done once."""
+    warm_up()
     rows = []
     for sizes in QUICK_NETS if cfg.quick else FULL_NETS:
         net = make_net(sizes)

@@ -204,6 +204,16 @@ def load_average() -> list[float] | None:
         return None
 
 
+def cpu_stall_s() -> float | None:
+    """Seconds, since boot, that some runnable task waited for a CPU (Linux PSI), or None."""
+    try:
+        with open("/proc/pressure/cpu", encoding="utf-8") as f:
+            fields = dict(item.split("=") for item in f.readline().split()[1:])
+    except (OSError, ValueError):
+        return None
+    return int(fields["total"]) / 1e6
+
+
 def machine_info() -> dict[str, object]:
     """CPU, cores, Python, torch (version, threads, CUDA) and the code under test."""
     import torch

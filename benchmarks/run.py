@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.common import Config, load_average, machine_info
+from benchmarks.common import Config, cpu_stall_s, load_average, machine_info
 
 SECTIONS = ("startup", "backward", "check", "memory")
 DEFAULT_OUT = Path(__file__).with_name("results.json")
@@ -79,12 +79,20 @@ def _targets(value: Any) -> tuple[int, int]:
 
 def run_section(module: ModuleType, cfg: Config, console: Console) -> dict[str, Any]:
     """Measure one section, print its tables, return its figures as plain data."""
-    start = time.perf_counter()
+    start, stall = time.perf_counter(), cpu_stall_s()
     result = module.measure(cfg, lambda msg: console.print(f"[dim]… {msg}[/]"))
+    wall = time.perf_counter() - start
     for part in module.render(result):
         console.print(part)
     data: dict[str, Any] = dataclasses.asdict(result)
-    data["section_wall_s"] = time.perf_counter() - start
+    data["section_wall_s"] = wall
+    data["cpu_wait_fraction"] = None
+    end_stall = cpu_stall_s()
+    if stall is not None and end_stall is not None:
+        data["cpu_wait_fraction"] = (end_stall - stall) / wall
+        console.print(f"[dim]{wall:.1f} s; some task waited for a CPU "
+                      f"{data['cpu_wait_fraction']:.0%} of that time (PSI: other work, or this "
+                      "run's own threads, competing for the cores).[/]")
     return data
 
 

@@ -84,14 +84,15 @@ def test_layer_norms_match_own_autograd(
     report, run = vanish.run_vanish(spec)
     grads, deltas, e = own_autograd(run.net, activation, bias)
     assert len(report.layers) == depth
-    assert [layer.grad_norm for layer in report.layers] == pytest.approx(grads, rel=rel)
-    assert [layer.delta_norm for layer in report.layers] == pytest.approx(deltas, rel=rel)
-    assert [layer.grad_norm_analytic for layer in report.layers] == pytest.approx(grads, rel=rel * 10)
-    assert report.loss == pytest.approx(e, rel=rel)
+    assert [layer.grad_norm for layer in report.layers] == pytest.approx(grads, rel=rel, abs=0)
+    assert [layer.delta_norm for layer in report.layers] == pytest.approx(deltas, rel=rel, abs=0)
+    assert [layer.grad_norm_analytic for layer in report.layers] == pytest.approx(
+        grads, rel=rel * 10, abs=0)
+    assert report.loss == pytest.approx(e, rel=rel, abs=0)
     # measured factor is ‖δ_k‖²/‖δ_k+1‖² of those norms
     for k in range(depth - 1):
         assert report.layers[k].measured_factor == pytest.approx(
-            deltas[k] ** 2 / deltas[k + 1] ** 2, rel=10 * rel
+            (deltas[k] / deltas[k + 1]) ** 2, rel=10 * rel, abs=0
         )
     assert report.layers[-1].measured_factor is None
     assert report.layers[-1].predicted_factor is None
@@ -201,7 +202,7 @@ def test_he_init_keeps_delta_while_xavier_halves_it() -> None:
     d_xa = [layer.delta_norm for layer in xa.layers]
     # Observed (seed 0): kaiming ‖δ₁‖/‖δ₂₀‖ = 6.8 (the last 4–5 layers gain ~1.4–2.2 each from
     # the MSE correlation; over layers 1..16 it is 2.7), xavier 0.0078 — 2.5 decades apart.
-    assert 0.3 <= d_he[0] / d_he[-5] <= 3
+    assert 0.25 <= d_he[0] / d_he[-5] <= 4
     assert 0.3 <= d_he[0] / d_he[-1] <= 10
     assert d_xa[0] / d_xa[-1] < 0.03
     f_he, f_xa = measured(he), measured(xa)

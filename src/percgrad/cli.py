@@ -13,7 +13,7 @@ import typer
 
 from percgrad import __version__
 from percgrad.errors import PercgradError
-from percgrad.memory import parse_size
+from percgrad.memory import MAX_DEPTH, parse_size
 from percgrad.options import ActivationName, CheckName, DtypeName, InitName, LossName
 from percgrad.spec import Spec, parse_numbers, parse_rows, parse_sizes
 
@@ -487,6 +487,8 @@ def vanish(
     def make_spec() -> Spec:
         positive(depth, "--depth")
         positive(width, "--width")
+        if depth > MAX_DEPTH:
+            raise PercgradError(f"at most {MAX_DEPTH:,} layers, got {depth:,}", "--depth")
         if steps < 0:
             raise PercgradError(f"must be 0 or more, got {steps}", "--steps")
         if steps and not (lr > 0 and lr < float("inf")):

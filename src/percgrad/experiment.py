@@ -54,6 +54,15 @@ class Run:
     tells a wrong derivation from float32 round-off amplified by the network."""
 
 
+def frobenius(t: Tensor) -> float:
+    """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0."""
+    t = t.detach().to(torch.float64)
+    peak = t.abs().max() if t.numel() else torch.zeros((), dtype=torch.float64)
+    if not bool(torch.isfinite(peak)) or float(peak) == 0.0:
+        return float(peak) if t.numel() else 0.0
+    return float(peak * torch.linalg.vector_norm(t / peak))
+
+
 def to_numpy(t: Tensor | None) -> np.ndarray | None:
     """A float64 NumPy copy on the CPU."""
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
@@ -200,7 +209,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
     worst = 0.0
     kinks_total = unresolved_total = 0
     depth = net.depth
-    delta_norms = [float(torch.linalg.vector_norm(d.double())) for d in run.autograd.deltas]
+    delta_norms = [frobenius(d) for d in run.autograd.deltas]
     shapes = [tuple(w.shape) for w in net.weights[1:]]
     with_bound = spec.bound if spec.bound is not None else svd_seconds(shapes) <= AUTO_BUDGET_S  # type: ignore[arg-type]
     norms2 = spectral_norms(net.weights[1:]) if with_bound and depth > 1 else []
@@ -232,7 +241,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         if k + 1 < depth:
             d_next = delta_norms[k + 1]
             if d_next > 0:
-                measured = delta_norms[k] ** 2 / d_next**2
+                measured = (delta_norms[k] / d_next) ** 2  # squaring first underflows below 1e-154
             if norms2:
                 bound = run.act.dphi_sup * norms2[k] * d_next
                 slack = 1.0 + 1e3 * info.eps
@@ -254,10 +263,10 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
                 to_numpy(gb_num) if keep else None,
                 _mask_numpy(b_excluded) if keep else None,
             ),
-            weight_norm=float(torch.linalg.vector_norm(w.double())),
-            grad_norm=float(torch.linalg.vector_norm(g_ag.double())),
-            grad_norm_analytic=float(torch.linalg.vector_norm(g_an.double())),
-            grad_norm_numeric=None if g_num is None else float(torch.linalg.vector_norm(g_num)),
+            weight_norm=frobenius(w),
+            grad_norm=frobenius(g_ag),
+            grad_norm_analytic=frobenius(g_an),
+            grad_norm_numeric=None if g_num is None else frobenius(g_num),
             delta_norm=delta_norms[k],
             vs_autograd=vs_ag,
             vs_numeric=vs_num,

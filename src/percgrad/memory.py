@@ -10,6 +10,11 @@ from percgrad.spec import Spec
 
 CHECK_CHUNK = 48 * 2**20
 """The finite-difference check's batched pass (numeric.CHUNK_BYTES)."""
+PER_LAYER = 16 * 2**10
+"""Bytes each layer costs beyond its numbers: tensor objects, the report's rows (measured:
+about 14 kB a layer on a chain of width 1)."""
+MAX_DEPTH = 10_000_000
+"""Deeper chains are refused before their layer list is even built."""
 HEADROOM = 0.9
 """Use at most this fraction of the memory available."""
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
@@ -24,11 +29,13 @@ class Estimate:
     gradients: int
     check: int
     report: int
+    overhead: int
 
     @property
     def total(self) -> int:
         """All of it."""
-        return self.weights + self.activations + self.gradients + self.check + self.report
+        return (self.weights + self.activations + self.gradients + self.check + self.report
+                + self.overhead)
 
 
 def estimate(spec: Spec, training: bool = False) -> Estimate:
@@ -52,7 +59,7 @@ def estimate(spec: Spec, training: bool = False) -> Estimate:
         else:
             check += 2 * 4 * widest * widest * 8 + 8 * row
     report = 4 * params * 8 if spec.keep_tensors else 0
-    return Estimate(weights, activations, gradients, check, report)
+    return Estimate(weights, activations, gradients, check, report, PER_LAYER * spec.depth)
 
 
 def human(n: float) -> str:
@@ -82,6 +89,7 @@ def guard(spec: Spec, available: int | None, limit: int | None, where: str,
         f"{name} {human(v)}" for name, v in (
             ("weights", est.weights), ("activations", est.activations),
             ("gradients", est.gradients), ("numeric check", est.check), ("report", est.report),
+            ("per-layer overhead", est.overhead),
         ) if v
     )
     source = f"--max-memory is {human(limit)}" if limit is not None else f"{human(budget)} is free on {where}"

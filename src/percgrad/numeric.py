@@ -65,15 +65,22 @@ class _Segment:
     row: int
 
 
-def plateau(estimates: Tensor, crossed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """From differences D(ε) at the ladder of steps (first dimension), the value where two
-    neighbouring steps agree best (their mean), that disagreement (the spread), and where no two
-    neighbouring steps were free of a kink (then the reference step's raw difference is kept)."""
+def plateau(
+    estimates: Tensor, crossed: Tensor, steps: tuple[float, ...], loss_noise: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """From differences D(ε) at the ladder of ``steps`` (first dimension, largest first), the
+    value of the neighbouring pair with the smallest uncertainty (their mean), that uncertainty
+    (their gap plus the round-off ``loss_noise``/ε of the smaller step: two small steps can agree
+    by chance while both are off), and where no two neighbouring steps were free of a kink (then
+    the middle step's raw difference is kept)."""
     clean = estimates.masked_fill(crossed, float("nan"))
     gaps = torch.nan_to_num((clean[1:] - clean[:-1]).abs(), nan=float("inf"))
-    best = gaps.argmin(dim=0, keepdim=True)
+    smaller = torch.tensor(steps[1:], dtype=gaps.dtype, device=gaps.device)
+    shape = (-1,) + (1,) * (gaps.dim() - 1)
+    uncertainty = gaps + loss_noise / smaller.view(shape)
+    best = uncertainty.argmin(dim=0, keepdim=True)
     value = 0.5 * (clean[:-1].gather(0, best) + clean[1:].gather(0, best)).squeeze(0)
-    spread = gaps.gather(0, best).squeeze(0)
+    spread = uncertainty.gather(0, best).squeeze(0)
     kinked = torch.isinf(spread) & crossed.any(dim=0)
     raw = estimates[estimates.shape[0] // 2]
     return torch.where(kinked, raw, value), spread, kinked
@@ -156,9 +163,16 @@ def too_steep(slope: Tensor, num: NumericGradients) -> Tensor:
     return slope.abs() * min(num.steps) > 0.1 * max(abs(num.loss), 1e-300)
 
 
-def _noise(fwd: Forward) -> float:
+def loss_noise(net: Net, fwd: Forward, act: Activation, loss: Loss) -> float:
+    """Round-off of one evaluation of E: ulps of |E| plus the rounding of the output's
+    pre-activations carried into E, Σ|∂E/∂a_L|·|a_L| (far larger than ulps of E when the
+    output nearly hits its target)."""
+    a = fwd.pre[-1].detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        (g,) = torch.autograd.grad(loss.value(a, act.value(a), net.t), a)
+    carried = float((g.abs() * a.detach().abs()).sum())
     e = abs(float(fwd.loss))
-    return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e, 1e-300) / REFERENCE_STEP
+    return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e + carried, 1e-300)
 
 
 def full_gradients(
@@ -207,8 +221,9 @@ def full_gradients(
                 progress(done, total)
 
     weights, biases, w_spread, b_spread, w_kinks, b_kinks = [], [], [], [], [], []
+    noise = loss_noise(net, fwd, act, loss)
     for est, cross, w, b in zip(estimates, crossings, net.weights, net.biases):
-        value, spread, kk = plateau(est, cross)
+        value, spread, kk = plateau(est, cross, tuple(steps), noise)
         n_w = w.numel()
         weights.append(value[:n_w].view_as(w))
         w_spread.append(spread[:n_w].view_as(w))
@@ -217,7 +232,7 @@ def full_gradients(
         b_spread.append(None if b is None else spread[n_w:])
         b_kinks.append(None if b is None else kk[n_w:])
     return NumericGradients(
-        "full", tuple(steps), float(fwd.loss), _noise(fwd), weights=weights, biases=biases,
+        "full", tuple(steps), float(fwd.loss), noise / REFERENCE_STEP, weights=weights, biases=biases,
         weight_spread=w_spread, bias_spread=b_spread, weight_kinks=w_kinks, bias_kinks=b_kinks,
     )
 
@@ -292,9 +307,11 @@ def fast_gradients(
     half = count * n_steps
     eps = torch.tensor(steps, dtype=torch.float64, device=a.device)[:, None]
     diffs = (values[:half] - values[half:]).view(n_steps, count) / (2 * eps)
-    value, spread, kinked = plateau(diffs, (crossed[:half] | crossed[half:]).view(n_steps, count))
+    noise = loss_noise(net, fwd, act, loss)
+    crossed_pairs = (crossed[:half] | crossed[half:]).view(n_steps, count)
+    value, spread, kinked = plateau(diffs, crossed_pairs, tuple(steps), noise)
     table[:, 0] = value
     return NumericGradients(
-        "fast", tuple(steps), float(fwd.loss), _noise(fwd), projections=table.cpu(),
+        "fast", tuple(steps), float(fwd.loss), noise / REFERENCE_STEP, projections=table.cpu(),
         direction_spread=spread.cpu(), direction_kinks=kinked.cpu(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -44,10 +45,13 @@ LOSS_FORMULA = {
 
 
 def make_console(record: bool = False, quiet: bool = False) -> Console:
-    """The stdout console (``quiet``: records without printing); COLUMNS fixes the width."""
+    """The stdout console (``quiet``: records into a buffer, prints nothing); COLUMNS fixes the
+    width."""
     width = os.environ.get("COLUMNS", "")
     chosen = int(width) if width.isdigit() else (120 if quiet else None)
-    return Console(record=record, highlight=False, width=chosen, quiet=quiet)
+    # Rich drops a quiet console's output before recording it, so print into a buffer instead.
+    return Console(record=record, highlight=False, width=chosen,
+                   file=io.StringIO() if quiet else None)
 
 
 def sub(n: int | str) -> str:

@@ -145,7 +145,7 @@ def clean(value: Any) -> Any:
 
 
 def _triple(t: Triple | None) -> dict[str, Any] | None:
-    if t is None:
+    if t is None or (t.analytic is None and t.autograd is None):
         return None
     return {"analytic": t.analytic, "autograd": t.autograd, "numeric": t.numeric,
             "numeric_excluded": t.excluded}

@@ -81,6 +81,8 @@ def _panels(q: float) -> tuple[np.ndarray, np.ndarray]:
 def gauss_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
     """E[f(h)] for h ~ N(0, q): Gauss–Hermite quadrature (probabilists' weights) for q up to
     ``HERMITE_MAX_Q``, composite Gauss–Legendre on doubling panels beyond."""
+    if not math.isfinite(q):
+        return math.nan
     if q <= 0:
         return float(f(np.zeros(1))[0])
     if q <= HERMITE_MAX_Q:
@@ -132,7 +134,13 @@ class Theory:
 
 
 def predict(activation: str, sigma_w2: list[float], sigma_b2: list[float], q_in: float) -> Theory:
-    """Run the mean-field recursions over the layers, from the input's mean square ``q_in``."""
+    """Run the mean-field recursions over the layers, from the input's mean square ``q_in``
+    (huge gains give infinite q and χ, never an error)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _predict(activation, sigma_w2, sigma_b2, q_in)
+
+
+def _predict(activation: str, sigma_w2: list[float], sigma_b2: list[float], q_in: float) -> Theory:
     q = [sigma_w2[0] * q_in + sigma_b2[0]]
     for k in range(1, len(sigma_w2)):
         e_phi2, _ = moments(activation, q[-1])

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from percgrad.backprop import analytic_backward, autograd_backward, forward
-from percgrad.experiment import Run, build_report, compare, execute
+from percgrad.experiment import Run, build_report, compare, execute, frobenius
 from percgrad.net import bias_std, weight_std
 from percgrad.report import CheckReport, LayerReport, Report
 from percgrad.spec import INIT_NAMES, Spec
@@ -26,18 +26,15 @@ def sigma_w2(spec: Spec, init: str | None = None, activation: str | None = None)
     """fan_in · Var(W_k) for every layer under the init (the spec's unless given)."""
     init = init or spec.init
     act = activation or spec.activation
-    return [
-        fan_in * weight_std(init, spec.gain, act, fan_in, fan_out) ** 2
-        for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:])
-    ]
+    stds = [weight_std(init, spec.gain, act, i, o) for i, o in zip(spec.sizes[:-1], spec.sizes[1:])]
+    return [fan_in * sd * sd for fan_in, sd in zip(spec.sizes[:-1], stds)]  # sd**2 overflows
 
 
 def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
     """Var(b_k) for every layer (zero without bias)."""
     init = init or spec.init
-    return [
-        bias_std(init, spec.gain, fan_in) ** 2 if spec.bias else 0.0 for fan_in in spec.sizes[:-1]
-    ]
+    stds = [bias_std(init, spec.gain, fan_in) if spec.bias else 0.0 for fan_in in spec.sizes[:-1]]
+    return [sd * sd for sd in stds]
 
 
 def theory_for(spec: Spec, q_in: float, init: str | None = None,
@@ -218,8 +215,8 @@ def train(run: Run, report: Report, steps: int, lr: float,
             history.append({
                 "step": step,
                 "loss": loss_value,
-                "delta_norm": [float(torch.linalg.vector_norm(d.double())) for d in grads.deltas],
-                "grad_norm": [float(torch.linalg.vector_norm(g.double())) for g in grads.weights],
+                "delta_norm": [frobenius(d) for d in grads.deltas],
+                "grad_norm": [frobenius(g) for g in grads.weights],
                 "rel_error": rel,
             })
         if not finite:
