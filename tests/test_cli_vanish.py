@@ -205,12 +205,6 @@ def test_save_writes_the_tables(tmp_path, suffix: str) -> None:
     assert "measured" in result.stdout  # still shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with --json the tables are printed to a Console(quiet=True), and Rich drops the "
-    "buffer of a quiet console before recording it, so --save writes an empty .txt (and an "
-    "empty-bodied .svg)",
-)
 @pytest.mark.parametrize("suffix", [".txt", ".svg"])
 def test_save_together_with_json(tmp_path, suffix: str) -> None:
     path = tmp_path / f"out{suffix}"
