@@ -31,7 +31,10 @@ def resolve_device(name: str) -> torch.device:
         if not index_text.isdigit():
             raise PercgradError(f"{name!r} is not a device; available: {_available()}", "--device")
         if not torch.cuda.is_available():
-            raise PercgradError(f"{name!r} was asked for but {_available()}", "--device")
+            raise PercgradError(
+                f"{name!r} was asked for, but no CUDA device is visible to PyTorch "
+                "(available: cpu; use --device cpu or auto)", "--device"
+            )
         index = int(index_text)
         if index >= torch.cuda.device_count():
             raise PercgradError(
