@@ -453,7 +453,7 @@ def test_out_of_memory_while_writing_json(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_internal_error_while_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("percgrad.render.vanish", _boom)
+    monkeypatch.setattr("percgrad.render_vanish.vanish", _boom)
     result = invoke("vanish", "--depth", "3")
     assert result.exit_code == 3
     assert "internal error" in result.stderr

@@ -541,9 +541,10 @@ def vanish(
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:
     def show(report: Report) -> list[object]:
-        from percgrad import render
+        from percgrad import render, render_vanish
 
-        shown: list[object] = getattr(render, command)(report)
+        module = render_vanish if command == "vanish" else render
+        shown: list[object] = getattr(module, command)(report)
         return shown
 
     return show

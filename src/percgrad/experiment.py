@@ -13,12 +13,20 @@ from torch import Tensor
 
 from percgrad import __version__
 from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.comparison import (
+    Pair,
+    compare,
+    fast_verdict,
+    frobenius,
+    rounding_note,
+    versus_numeric,
+)
 from percgrad.device import DTYPES, available_bytes, check_dtype, device_info, resolve_device, synchronize
 from percgrad.functions import Activation, Loss, activation, loss
 from percgrad.linalg import AUTO_BUDGET_S, spectral_norms, svd_seconds
 from percgrad.memory import guard
 from percgrad.net import Net, build_net
-from percgrad.numeric import NumericGradients, fast_gradients, full_gradients, too_steep
+from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
 from percgrad.report import (
     CheckReport,
     Comparison,
@@ -54,15 +62,6 @@ class Run:
     tells a wrong derivation from float32 round-off amplified by the network."""
 
 
-def frobenius(t: Tensor) -> float:
-    """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0."""
-    t = t.detach().to(torch.float64)
-    peak = t.abs().max() if t.numel() else torch.zeros((), dtype=torch.float64)
-    if not bool(torch.isfinite(peak)) or float(peak) == 0.0:
-        return float(peak) if t.numel() else 0.0
-    return float(peak * torch.linalg.vector_norm(t / peak))
-
-
 def to_numpy(t: Tensor | None) -> np.ndarray | None:
     """A float64 NumPy copy on the CPU."""
     return None if t is None else t.detach().to("cpu", torch.float64).numpy().copy()
@@ -70,47 +69,6 @@ def to_numpy(t: Tensor | None) -> np.ndarray | None:
 
 def _mask_numpy(t: Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().to("cpu").numpy().copy()
-
-
-def _entry_name(layer: int, index: tuple[int, ...], bias: bool) -> str:
-    prefix = "b" if bias else "W"
-    return f"{prefix}{layer + 1}[{','.join(str(i) for i in index)}]"
-
-
-def compare(
-    layer: int,
-    pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]],
-    floor: float,
-) -> Comparison:
-    """max |a−b| and max|a−b| / max(max|a|, max|b|, floor) over W (and b); the worst entry."""
-    best = Comparison(0.0, 0.0)
-    skipped = 0
-    for a, b, mask, is_bias in pairs:
-        a64, b64 = a.detach().to(torch.float64), b.detach().to(b.device, torch.float64)
-        diff = (a64 - b64.to(a64.device)).abs()
-        if mask is not None:
-            m = mask.to(diff.device)
-            skipped += int(m.sum())
-            diff = diff.masked_fill(m, 0.0)
-            a64, b64 = a64.masked_fill(m, 0.0), b64.to(a64.device).masked_fill(m, 0.0)
-        if diff.numel() == 0:
-            continue
-        flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
-        max_abs = float(diff.flatten()[flat])
-        scale = max(float(a64.abs().max()), float(b64.abs().max()), floor)
-        rel = max_abs / scale
-        if best.worst is None or not rel <= best.rel_error:
-            index = tuple(int(i) for i in np.unravel_index(flat, tuple(diff.shape)))
-            best = Comparison(
-                max(max_abs, best.max_abs_diff),
-                rel,
-                _entry_name(layer, index, is_bias),
-                (float(a64.flatten()[flat]), float(b64.flatten()[flat])),
-            )
-        else:
-            best.max_abs_diff = max(best.max_abs_diff, max_abs)
-    best.skipped = skipped
-    return best
 
 
 def _first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
@@ -217,7 +175,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         w, b = net.weights[k], net.biases[k]
         g_an, g_ag = run.analytic.weights[k], run.autograd.weights[k]
         gb_an, gb_ag = run.analytic.biases[k], run.autograd.biases[k]
-        pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_ag, None, False)]
+        pairs: list[Pair] = [(g_an, g_ag, None, False)]
         if gb_an is not None and gb_ag is not None:
             pairs.append((gb_an, gb_ag, None, True))
         vs_ag = compare(k, pairs, ag_floor)
@@ -225,7 +183,7 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         g_num = gb_num = excluded = b_excluded = None
         kinks = unresolved = 0
         if num is not None and num.method == "full":
-            side = _versus_numeric(run, k, tol, num_floor)
+            side = versus_numeric(num, run.analytic, k, tol, num_floor)
             vs_num, kinks, unresolved = side.comparison, side.kinks, side.unsettled
             g_num, gb_num, excluded, b_excluded = (side.weights, side.biases, side.excluded,
                                                    side.bias_excluded)
@@ -290,12 +248,13 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
                     f"{layer.name}: analytic and {label} disagree most at {cmp.worst}: "
                     f"analytic {a_val:.6g} vs {label} {r_val:.6g} "
                     f"(relative error {cmp.rel_error:.2e} > tolerance {tol:.0e})"
-                    + (_rounding_note(run, k, tol, num_floor, spec.dtype) if label == "numeric" else "")
+                    + (rounding_note(num, run.analytic64, k, tol, num_floor, spec.dtype)
+                       if label == "numeric" and num is not None else "")
                 )
     method = spec.resolved_check()
     directions = None
     if num is not None and num.method == "fast":
-        directions, d_worst, d_failures, d_kinks, d_unresolved = _fast_verdict(
+        directions, d_worst, d_failures, d_kinks, d_unresolved = fast_verdict(
             num, tol, num_floor, spec.dtype
         )
         worst = max(worst, d_worst)
@@ -314,108 +273,6 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
         unresolved=unresolved_total,
     )
     return layers, check
-
-
-def _masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
-            floor: float, num: NumericGradients) -> tuple[Tensor, int]:
-    """Entries to leave out: kinks, and differences that cannot be trusted (their step ladder
-    never settled to within the tolerance, or the slope is too steep for any step); and how
-    many of the latter."""
-    scale = max(float(a.abs().max()), float(n.abs().max()), floor)
-    unsettled = ((spread > tol * scale) | too_steep(a.to(spread.device), num)) & ~kinks
-    return kinks | unsettled.to(kinks.device), int(unsettled.sum())
-
-
-@dataclass
-class _NumericSide:
-    """Layer k against the full finite differences."""
-
-    comparison: Comparison
-    kinks: int
-    unsettled: int
-    weights: Tensor
-    biases: Tensor | None
-    excluded: Tensor
-    """Weight entries left out (kinks and unsettled differences)."""
-    bias_excluded: Tensor | None
-
-
-def _versus_numeric(
-    run: Run, k: int, tol: float, floor: float, analytic: Gradients | None = None
-) -> _NumericSide:
-    """Layer k's analytic gradient against the full finite differences, kinks and unsettled
-    differences left out."""
-    num = run.numeric
-    assert num is not None and num.weights is not None and num.biases is not None
-    assert num.weight_kinks is not None and num.bias_kinks is not None
-    assert num.weight_spread is not None and num.bias_spread is not None
-    grads = analytic or run.analytic
-    g_an, gb_an = grads.weights[k], grads.biases[k]
-    g_num, gb_num = num.weights[k], num.biases[k]
-    mask, unsettled = _masked(g_an.double(), g_num, num.weight_spread[k], num.weight_kinks[k],
-                              tol, floor, num)
-    pairs: list[tuple[Tensor, Tensor, Tensor | None, bool]] = [(g_an, g_num, mask, False)]
-    kinks = int(num.weight_kinks[k].sum())
-    spread_b, kinks_b = num.bias_spread[k], num.bias_kinks[k]
-    mask_b = None
-    if gb_an is not None and gb_num is not None and spread_b is not None and kinks_b is not None:
-        mask_b, unsettled_b = _masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor, num)
-        pairs.append((gb_an, gb_num, mask_b, True))
-        kinks += int(kinks_b.sum())
-        unsettled += unsettled_b
-    return _NumericSide(compare(k, pairs, floor), kinks, unsettled, g_num, gb_num, mask, mask_b)
-
-
-def _rounding_note(run: Run, k: int, tol: float, floor: float, dtype: str) -> str:
-    """When the float64 analytic gradient does match: the gap is the dtype's round-off."""
-    if run.analytic64 is None:
-        return ""
-    cmp64 = _versus_numeric(run, k, tol, floor, run.analytic64).comparison
-    if not cmp64.rel_error <= tol:
-        return ""
-    return (
-        f". The same formula in float64 matches to {cmp64.rel_error:.1e}: the gap is {dtype} "
-        "round-off amplified by this network, not the derivation (try --dtype float64)"
-    )
-
-
-def _fast_verdict(
-    num: NumericGradients, tol: float, floor: float, dtype: str
-) -> tuple[list[dict[str, float | bool]], float, list[str], int, int]:
-    """Each random direction: uᵀ∇ numeric against analytic (and float64 analytic)."""
-    assert num.projections is not None and num.direction_kinks is not None
-    assert num.direction_spread is not None
-    directions: list[dict[str, float | bool]] = []
-    failures: list[str] = []
-    worst = 0.0
-    kinks = unsettled = 0
-    for d in range(num.projections.shape[0]):
-        row = [float(v) for v in num.projections[d]]
-        n_val, a_val, g_val = row[0], row[1], row[2]
-        scale = max(abs(a_val), abs(n_val), floor)
-        rel = abs(a_val - n_val) / scale
-        kinked = bool(num.direction_kinks[d])
-        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num))
-        rough = not kinked and (steep or not float(num.direction_spread[d]) <= tol * scale)
-        directions.append({
-            "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
-            "kink": kinked, "unsettled": rough,
-        })
-        if kinked or rough:
-            kinks += kinked
-            unsettled += rough
-            continue
-        worst = max(worst, rel)
-        if not rel <= tol:
-            note = ""
-            if len(row) > 3 and abs(row[3] - n_val) / max(abs(row[3]), abs(n_val), floor) <= tol:
-                note = (f". In float64 the same formula gives {row[3]:.6g}, which matches: the gap "
-                        f"is {dtype} round-off amplified by this network (try --dtype float64)")
-            failures.append(
-                f"random direction u{d + 1}: uᵀ∇ analytic {a_val:.6g} vs numeric "
-                f"{n_val:.6g} (relative error {rel:.2e} > tolerance {tol:.0e}){note}"
-            )
-    return directions, worst, failures, kinks, unsettled
 
 
 def _first_underflow(layers: list[LayerReport]) -> int | None:

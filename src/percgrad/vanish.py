@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from percgrad.backprop import analytic_backward, autograd_backward, forward
-from percgrad.experiment import Run, build_report, compare, execute, frobenius
+from percgrad.comparison import compare, frobenius
+from percgrad.experiment import Run, build_report, execute
 from percgrad.net import bias_std, weight_std
 from percgrad.report import CheckReport, LayerReport, Report
 from percgrad.spec import INIT_NAMES, Spec
