@@ -8,10 +8,15 @@ from dataclasses import dataclass
 import torch
 from rich.table import Table
 from rich.text import Text
-from torch import Tensor
 
 from benchmarks.common import Bench, Config, Log, Stats, Sync, fmt_s, mark, no_sync, time_interleaved
-from percgrad.backprop import Gradients, analytic_backward, autograd_backward, forward
+from percgrad.backprop import (
+    analytic_backward,
+    autograd_backward,
+    forward,
+    graph_backward,
+    graph_forward,
+)
 from percgrad.functions import Activation, Loss, activation, loss
 from percgrad.net import Net, build_net
 from percgrad.spec import Spec
@@ -29,46 +34,6 @@ FRACTION_MIN = 0.8
 """analytic GFLOP/s as a fraction of torch.mm's, on the widest shapes."""
 WIDEST = 2
 """How many of the widest shapes the throughput target applies to."""
-
-
-@dataclass
-class Graph:
-    """What the first half of autograd_backward leaves: the loss and the leaves it reads."""
-
-    loss: Tensor
-    weights: list[Tensor]
-    biases: list[Tensor | None]
-    pre: list[Tensor]
-
-
-def graph_forward(net: Net, act: Activation, lossf: Loss) -> Graph:
-    """autograd_backward up to ``e.backward()``: fresh leaves on the net's storage, graph on."""
-    ws = [w.detach().requires_grad_(True) for w in net.weights]
-    bs = [None if b is None else b.detach().requires_grad_(True) for b in net.biases]
-    with torch.enable_grad():
-        h = net.x
-        pre: list[Tensor] = []
-        for w, b in zip(ws, bs):
-            a = h @ w.t() if b is None else h @ w.t() + b
-            a.retain_grad()
-            pre.append(a)
-            h = act.value(a)
-        e = lossf.value(pre[-1], h, net.t)
-    return Graph(e, ws, bs, pre)
-
-
-def graph_backward(g: Graph) -> Gradients:
-    """The rest of autograd_backward: ``e.backward()`` and the gradients read back."""
-    g.loss.backward()
-
-    def grad_of(t: Tensor) -> Tensor:
-        return t.grad if t.grad is not None else torch.zeros_like(t)
-
-    return Gradients(
-        [grad_of(w) for w in g.weights],
-        [None if b is None else grad_of(b) for b in g.biases],
-        [grad_of(a).detach() for a in g.pre],
-    )
 
 
 @dataclass

@@ -174,15 +174,10 @@ def percgrad_launcher() -> tuple[list[str], str]:
 
 
 def cpu_model() -> str:
-    """The processor's name from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The processor's name (percgrad's own reading of it)."""
+    from percgrad.device import cpu_name
+
+    return cpu_name()
 
 
 def _git_commit() -> str | None:

@@ -77,8 +77,18 @@ def analytic_backward(net: Net, fwd: Forward, act: Activation, loss: Loss) -> Gr
         return Gradients(g_w, g_b, deltas)
 
 
-def autograd_backward(net: Net, act: Activation, loss: Loss) -> tuple[Gradients, Tensor]:
-    """``loss.backward()`` on leaves that share the network's storage; δ_k via ``retain_grad``."""
+@dataclass
+class Graph:
+    """A recorded forward pass: the loss and the leaves (sharing the network's storage) it reads."""
+
+    loss: Tensor
+    weights: list[Tensor]
+    biases: list[Tensor | None]
+    pre: list[Tensor]
+
+
+def graph_forward(net: Net, act: Activation, loss: Loss) -> Graph:
+    """The forward pass with autograd recording, on fresh leaves; δ_k kept by ``retain_grad``."""
     ws = [w.detach().requires_grad_(True) for w in net.weights]
     bs = [None if b is None else b.detach().requires_grad_(True) for b in net.biases]
     with torch.enable_grad():
@@ -90,14 +100,24 @@ def autograd_backward(net: Net, act: Activation, loss: Loss) -> tuple[Gradients,
             pre.append(a)
             h = act.value(a)
         e = loss.value(pre[-1], h, net.t)
-        e.backward()
+    return Graph(e, ws, bs, pre)
+
+
+def graph_backward(graph: Graph) -> Gradients:
+    """``loss.backward()`` on a recorded graph, and the gradients read back."""
+    graph.loss.backward()
 
     def grad_of(t: Tensor) -> Tensor:
         return t.grad if t.grad is not None else torch.zeros_like(t)
 
-    grads = Gradients(
-        [grad_of(w) for w in ws],
-        [None if b is None else grad_of(b) for b in bs],
-        [grad_of(a).detach() for a in pre],
+    return Gradients(
+        [grad_of(w) for w in graph.weights],
+        [None if b is None else grad_of(b) for b in graph.biases],
+        [grad_of(a).detach() for a in graph.pre],
     )
-    return grads, e.detach()
+
+
+def autograd_backward(net: Net, act: Activation, loss: Loss) -> tuple[Gradients, Tensor]:
+    """autograd's gradients of ``net``: a recorded forward pass, then ``loss.backward()``."""
+    graph = graph_forward(net, act, loss)
+    return graph_backward(graph), graph.loss.detach()

@@ -59,7 +59,8 @@ def check_dtype(device: torch.device, dtype: torch.dtype) -> None:
 
 
 @cache
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -74,7 +75,7 @@ def device_info(device: torch.device) -> dict[str, str]:
     """{"type": "cpu" | "cuda", "name": the processor or GPU's name}."""
     if device.type == "cuda":
         return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
-    return {"type": device.type, "name": _cpu_name()}
+    return {"type": device.type, "name": cpu_name()}
 
 
 def available_bytes(device: torch.device) -> int | None:
