@@ -80,7 +80,7 @@ def wrong_sigmoid(monkeypatch: pytest.MonkeyPatch) -> Activation:
     """Replace sigmoid's hand-written derivative (its value, used by autograd and the finite
     differences, stays right). functions.activation() reads the dict at call time."""
     bad = dataclasses.replace(
-        functions.ACTIVATIONS["sigmoid"], derivative=wrong_sigmoid_derivative
+        functions.ACTIVATIONS["sigmoid"], derivative=wrong_sigmoid_derivative, chain=None
     )
     monkeypatch.setitem(functions.ACTIVATIONS, "sigmoid", bad)
     return bad

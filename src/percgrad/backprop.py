@@ -71,9 +71,8 @@ def analytic_backward(net: Net, fwd: Forward, act: Activation, loss: Loss) -> Gr
             if net.biases[k] is not None:
                 g_b[k] = delta.sum(dim=0)
             if k > 0:
-                delta = torch.mm(delta, net.weights[k]).mul_(
-                    act.derivative(fwd.pre[k - 1], fwd.post[k - 1])
-                )
+                delta = act.backprop_(torch.mm(delta, net.weights[k]), fwd.pre[k - 1],
+                                      fwd.post[k - 1])
         return Gradients(g_w, g_b, deltas)
 
 

@@ -158,9 +158,10 @@ def _perturbed_losses(
 
 def too_steep(slope: Tensor, num: NumericGradients) -> Tensor:
     """Where a slope is so steep that even the smallest step would move E by more than a tenth
-    of E itself: the loss cannot be linear on that scale, so no finite difference can follow it
-    (shattered, exploding nets)."""
-    return slope.abs() * min(num.steps) > 0.1 * max(abs(num.loss), 1e-300)
+    of max(E, 1): the loss cannot be linear on that scale, so no finite difference can follow
+    it (shattered, exploding nets). The 1 keeps a loss near its minimum, where E is tiny but
+    smooth, from counting as steep."""
+    return slope.abs() * min(num.steps) > 0.1 * max(abs(num.loss), 1.0)
 
 
 def loss_noise(net: Net, fwd: Forward, act: Activation, loss: Loss) -> float:
