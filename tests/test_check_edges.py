@@ -1,0 +1,108 @@
+"""Edges of the gradient check: kinks and unsettled differences left out, the spectral bound's
+switch, and advice that only ever points closer to χ = 1."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from percgrad import numeric
+from percgrad.cli import app
+from percgrad.spec import Spec
+from percgrad.vanish import run_vanish, theory_for
+
+
+@pytest.fixture(autouse=True)
+def _stable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def _json(*args: str) -> dict:
+    result = CliRunner().invoke(app, [*args, "--device", "cpu", "--json"])
+    assert result.exit_code in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_kink_is_marked_entry_by_entry() -> None:
+    doc = _json("single", "--activation", "relu", "--x", "1,1,1", "--w", "1,-1,0")
+    grad = doc["layers"][0]["grad"]
+    assert grad["numeric_excluded"] == [[True, True, True]]
+    assert doc["check"]["kinks"] == 3 and doc["check"]["passed"] is True
+    # where the finite difference is excluded it really is not the derivative
+    assert grad["numeric"][0][0] != pytest.approx(grad["analytic"][0][0])
+
+
+def test_a_smooth_net_excludes_nothing() -> None:
+    doc = _json("multi", "--hidden", "5", "--dtype", "float64", "--bias")
+    for layer in doc["layers"]:
+        assert not any(any(row) for row in layer["grad"]["numeric_excluded"])
+        assert not any(layer["bias_grad"]["numeric_excluded"])
+    assert doc["check"]["unresolved"] == 0 and doc["check"]["passed"] is True
+
+
+def test_an_exploding_chain_is_not_failed_by_unusable_differences() -> None:
+    # normal init at width 256 gives σ_w² = 256: tanh is chaotic, the loss rough at every step
+    doc = _json("vanish", "--activation", "tanh", "--width", "256", "--depth", "20",
+                "--check", "fast")
+    assert doc["summary"]["diagnosis"] == "exploding"
+    assert doc["check"]["unresolved"] >= 1
+    assert doc["check"]["passed"] is True
+    assert any("could not be trusted" in w for w in doc["warnings"])
+
+
+def test_float32_round_off_is_told_apart_from_a_wrong_derivation() -> None:
+    # at width 64 the differences settle, and the float32 gradient really is far from the truth
+    args = ["vanish", "--activation", "tanh", "--width", "64", "--depth", "20", "--check", "fast"]
+    doc = _json(*args)
+    assert doc["check"]["passed"] is False
+    assert all("round-off amplified by this network" in f for f in doc["check"]["failures"])
+    assert _json(*args, "--dtype", "float64")["check"]["passed"] is True
+
+
+def test_the_step_ladder_reads_the_plateau() -> None:
+    steps = (1e-4, 1e-5, 1e-6)
+    # neighbours 1e-5 and 1e-6 agree; 1e-4 is off (truncation)
+    est = torch.tensor([[1.3], [1.0000001], [1.0]], dtype=torch.float64)
+    value, spread, kinked = numeric.plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 0.0)
+    assert float(value) == pytest.approx(1.00000005)
+    assert float(spread) == pytest.approx(1e-7, rel=1e-6)
+    assert not bool(kinked)
+    # a large round-off makes the small steps' agreement worthless
+    value, _, _ = numeric.plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 1e-6)
+    assert float(value) != pytest.approx(1.00000005, rel=1e-9)
+
+
+@pytest.mark.parametrize(("flag", "has_bound"), [("--bound", True), ("--no-bound", False)])
+def test_bound_switch(flag: str, has_bound: bool) -> None:
+    doc = _json("vanish", "--depth", "5", "--width", "8", flag)
+    bounds = [layer["bound"] for layer in doc["layers"][:-1]]
+    assert all((b is not None) == has_bound for b in bounds)
+    assert doc["layers"][-1]["bound"] is None
+    if not has_bound:
+        assert any("spectral bound was skipped" in n for n in doc["summary"]["notes"])
+
+
+def test_bound_uses_the_spectral_norm() -> None:
+    report, run = run_vanish(Spec("vanish", (6,) * 5, device="cpu", dtype="float64", seed=3))
+    for k, layer in enumerate(report.layers[:-1]):
+        sigma = float(torch.linalg.matrix_norm(run.net.weights[k + 1], ord=2))
+        assert layer.bound == pytest.approx(0.25 * sigma * report.layers[k + 1].delta_norm)
+        assert layer.bound_holds is True
+
+
+@pytest.mark.parametrize(("activation", "init"), [("sigmoid", "normal"), ("tanh", "normal"),
+                                                  ("relu", "xavier"), ("relu", "kaiming")])
+def test_advice_only_points_closer_to_one(activation: str, init: str) -> None:
+    spec = Spec("vanish", (64,) * 11, activation=activation, init=init, device="cpu",
+                check="off", keep_tensors=False)
+    report, _ = run_vanish(spec)
+    current = abs(math.log(theory_for(spec, 1.0).mean_chi or 1.0))
+    for line in report.extra["summary"]["advice"]:
+        if "would give χ ≈" not in line:
+            continue
+        chi = float(line.split("χ ≈ ")[1].split()[0])
+        assert abs(math.log(chi)) < current + 0.05, line
