@@ -314,9 +314,9 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
         )
     if check.unresolved:
         warnings.append(
-            f"{check.unresolved} finite difference(s) could not be trusted (they never settled "
-            "across the step sizes tried, or the slope is too steep for any step: typical of "
-            "exploding nets) and were left out of the check."
+            f"{check.unresolved} finite difference(s) could not be trusted and were left out of "
+            "the check: they never settled across the step sizes tried (a loss too rough at that "
+            "scale, or a change below the round-off), or the slope is too steep for any step."
         )
     if check.kinks:
         warnings.append(

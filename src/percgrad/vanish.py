@@ -178,6 +178,7 @@ def compare_runs(specs: list[tuple[str, Spec]], by: str,
         failures=[f"{r.extra['label']}: {f}" for r in reports for f in r.check.failures],
         directions=[d for r in reports for d in (r.check.directions or [])] or None,
         kinks=sum(r.check.kinks for r in reports),
+        unresolved=sum(r.check.unresolved for r in reports),
     )
     settings = {k: v for k, v in first.settings.items() if k != by}
     return Report(
