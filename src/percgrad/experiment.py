@@ -297,7 +297,8 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
         check.passed = None
         check.max_rel_error = None
         check.failures = []
-        hint = "--dtype float64" if spec.dtype == "float32" else "a smaller --gain or a shallower net"
+        hint = ("--dtype float64 or a smaller --gain" if spec.dtype == "float32"
+                else "a smaller --gain or a shallower net")
         warnings.append(
             f"non-finite values (overflow or NaN) first appear in {bad}; the gradient check "
             f"does not apply. Try {hint}."
