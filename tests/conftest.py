@@ -4,7 +4,7 @@ passes of a spec, and a deliberately wrong sigmoid derivative."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import pytest
@@ -18,10 +18,15 @@ from percgrad.spec import Spec
 
 
 @pytest.fixture(autouse=True)
-def _stable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich reads COLUMNS: a fixed, wide terminal keeps its output stable and unwrapped."""
+def _stable_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A fixed, wide terminal (Rich reads COLUMNS) keeps output stable and unwrapped; one torch
+    thread keeps BLAS from spin-waiting on a small machine shared with other jobs."""
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("PERCGRAD_DEBUG", raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -16,11 +16,6 @@ from percgrad.spec import Spec
 from percgrad.vanish import run_vanish, theory_for
 
 
-@pytest.fixture(autouse=True)
-def _stable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
 def _json(*args: str) -> dict:
     result = CliRunner().invoke(app, [*args, "--device", "cpu", "--json"])
     assert result.exit_code in (0, 1), result.stderr

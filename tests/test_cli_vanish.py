@@ -10,7 +10,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from percgrad.cli import app
@@ -18,16 +17,6 @@ from percgrad.cli import app
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 THEORY_KEYS = {"sigma_w2", "q", "chi", "depth_scale"}
 LAYER_KEYS = {"measured_factor", "predicted_factor", "bound", "mean_abs_dphi"}
-
-
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("PERCGRAD_DEBUG", raising=False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 2-core machine shared with other jobs: avoid spin-waiting
-    yield
-    torch.set_num_threads(threads)
 
 
 def invoke(*args: str):

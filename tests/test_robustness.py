@@ -21,16 +21,6 @@ COMMANDS = ("single", "multi", "vanish")
 UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("PERCGRAD_DEBUG", raising=False)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def invoke(*args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(app, [*args, "--device", "cpu"] if "--device" not in args else
                               list(args), env=env)

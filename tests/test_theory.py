@@ -14,11 +14,6 @@ from percgrad.theory import Theory, diagnose, gauss_expectation, moments, predic
 MC_SAMPLES = 1_000_000
 
 
-@pytest.fixture(autouse=True)
-def _columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "200")
-
-
 def _sigmoid(h: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-h))
 

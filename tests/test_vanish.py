@@ -18,15 +18,6 @@ from percgrad.spec import INIT_NAMES, Spec
 PHI = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 
 
-@pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("COLUMNS", "200")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a shared 2-core machine: threaded BLAS can spin-wait 100× slower
-    yield
-    torch.set_num_threads(threads)
-
-
 def chain(width: int, depth: int, **fields: object) -> Spec:
     fields.setdefault("device", "cpu")
     return Spec("vanish", (width,) * (depth + 1), **fields)  # type: ignore[arg-type]
