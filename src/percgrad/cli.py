@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -164,6 +166,7 @@ DebugOpt = Annotated[
 class Common:
     """The options every command shares."""
 
+    target: str
     activation: ActivationName
     loss: LossName
     init: InitName
@@ -198,6 +201,49 @@ class Common:
             "tolerance": self.tolerance,
             "max_memory": None if self.max_memory is None else parse_size(self.max_memory),
         }
+
+
+def _shared_options(
+    target: TargetOpt = "1.0",
+    batch: BatchOpt = None,
+    seed: SeedOpt = 0,
+    activation: ActivationOpt = ActivationName.sigmoid,
+    loss: LossOpt = LossName.mse,
+    init: InitOpt = InitName.normal,
+    gain: GainOpt = 1.0,
+    bias: BiasOpt = False,
+    check: CheckOpt = CheckName.auto,
+    tolerance: ToleranceOpt = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    max_memory: MaxMemoryOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Where the shared options are declared, once (never called)."""
+
+
+def shares_common_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command(common, ...)`` the shared options: Typer sees its own parameters followed
+    by those of ``_shared_options``, and the command receives the latter as one Common."""
+    shared = list(inspect.signature(_shared_options, eval_str=True).parameters.values())
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
+           if p.name != "common"]
+    names = [p.name for p in shared]
+
+    @functools.wraps(command)
+    def wrapper(**options: Any) -> None:
+        common = Common(**{name: options.pop(name) for name in names})
+        command(common, **options)
+
+    params = own + shared
+    del wrapper.__wrapped__
+    wrapper.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 def _err_console() -> Console:
@@ -323,38 +369,20 @@ def _compute_one(spec: Spec, interactive: bool) -> Report:
     "finite differences, with the derivation.\n\nThe tutorial's first listing: "
     "percgrad single --inputs 3"
 ))
+@shares_common_options
 def single(
+    common: Common,
     inputs: Annotated[int | None, typer.Option(
         "--inputs", "-n", help="Inputs N of the neuron \\[default: 3, or the length of --x/--w].",
         rich_help_panel=MODEL, show_default=False)] = None,
     x: XOpt = None,
     w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
-    target: TargetOpt = "1.0",
-    batch: BatchOpt = None,
-    seed: SeedOpt = 0,
-    activation: ActivationOpt = ActivationName.sigmoid,
-    loss: LossOpt = LossName.mse,
-    init: InitOpt = InitName.normal,
-    gain: GainOpt = 1.0,
-    bias: BiasOpt = False,
-    check: CheckOpt = CheckName.auto,
-    tolerance: ToleranceOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
-    json: JsonOpt = False,
-    timing: TimingOpt = False,
-    save: SaveOpt = None,
-    plot: PlotOpt = None,
-    max_memory: MaxMemoryOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """One neuron."""
-    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, max_memory, debug)
 
     def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, batch)
+        rows, n_batch = _batch_and_x(x, common.batch)
         w_values = None if w is None else parse_numbers(w, "--w")
         n = positive(3 if inputs is None else inputs, "--inputs")
         given = [(opt, len(v)) for opt, v in (("--x", rows[0] if rows else None), ("--w", w_values))
@@ -369,7 +397,7 @@ def single(
         fields = {**common.spec_fields(), "batch": n_batch}
         return Spec(
             "single", (n, 1), x=rows, w=w_values,
-            target=parse_numbers(target, "--target"), **fields,  # type: ignore[arg-type]
+            target=parse_numbers(common.target, "--target"), **fields,  # type: ignore[arg-type]
         )
 
     from_render = _renderer("single")
@@ -381,7 +409,9 @@ def single(
     "gradient matrix three ways, side by side, and the backward pass in matrix form.\n\n"
     "The tutorial's second listing: percgrad multi --inputs 3 --outputs 4"
 ))
+@shares_common_options
 def multi(
+    common: Common,
     inputs: Annotated[int | None, typer.Option(
         "--inputs", "-n", help="Inputs of the network \\[default: 3, or the length of --x].",
         rich_help_panel=MODEL, show_default=False)] = None,
@@ -390,31 +420,11 @@ def multi(
     hidden: Annotated[str, typer.Option("--hidden", help="Hidden layer widths, e.g. 8,8 "
                                         "(none by default: one layer).", rich_help_panel=MODEL)] = "",
     x: XOpt = None,
-    target: TargetOpt = "1.0",
-    batch: BatchOpt = None,
-    seed: SeedOpt = 0,
-    activation: ActivationOpt = ActivationName.sigmoid,
-    loss: LossOpt = LossName.mse,
-    init: InitOpt = InitName.normal,
-    gain: GainOpt = 1.0,
-    bias: BiasOpt = False,
-    check: CheckOpt = CheckName.auto,
-    tolerance: ToleranceOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
-    json: JsonOpt = False,
-    timing: TimingOpt = False,
-    save: SaveOpt = None,
-    plot: PlotOpt = None,
-    max_memory: MaxMemoryOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """A layer, or a multi-layer perceptron."""
-    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, max_memory, debug)
 
     def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, batch)
+        rows, n_batch = _batch_and_x(x, common.batch)
         n_in = positive(3 if inputs is None else inputs, "--inputs")
         if rows is not None:
             if inputs is not None and len(rows[0]) != n_in:
@@ -423,7 +433,7 @@ def multi(
         sizes = (n_in, *parse_sizes(hidden, "--hidden"), positive(outputs, "--outputs"))
         fields = {**common.spec_fields(), "batch": n_batch}
         return Spec(
-            "multi", sizes, x=rows, target=parse_numbers(target, "--target"),
+            "multi", sizes, x=rows, target=parse_numbers(common.target, "--target"),
             **fields,  # type: ignore[arg-type]
         )
 
@@ -436,7 +446,9 @@ def multi(
     "inits, or watch it over training.\n\nThe tutorial's closing remark, measured: "
     "percgrad vanish --depth 10"
 ))
+@shares_common_options
 def vanish(
+    common: Common,
     depth: Annotated[int, typer.Option("--depth", "-D", help="Layers in the chain.",
                                        rich_help_panel=MODEL)] = 10,
     width: Annotated[int, typer.Option("--width", "-w", help="Units per layer (1: the "
@@ -453,19 +465,6 @@ def vanish(
                                        rich_help_panel="Compare and train")] = 0,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
                                       rich_help_panel="Compare and train")] = 0.1,
-    target: TargetOpt = "1.0",
-    batch: BatchOpt = None,
-    seed: SeedOpt = 0,
-    activation: ActivationOpt = ActivationName.sigmoid,
-    loss: LossOpt = LossName.mse,
-    init: InitOpt = InitName.normal,
-    gain: GainOpt = 1.0,
-    bias: BiasOpt = False,
-    check: CheckOpt = CheckName.auto,
-    tolerance: ToleranceOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
-    json: JsonOpt = False,
     bound: Annotated[bool | None, typer.Option(
         "--bound/--no-bound", help="Check ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ on every layer (one SVD "
         "per layer) \\[default: when the SVDs take under ~1.5 s].", rich_help_panel=CHECK,
@@ -473,15 +472,8 @@ def vanish(
     tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
                                           "in the JSON (they can be huge).",
                                           rich_help_panel=RUN)] = False,
-    timing: TimingOpt = False,
-    save: SaveOpt = None,
-    plot: PlotOpt = None,
-    max_memory: MaxMemoryOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """A deep chain."""
-    common = Common(activation, loss, init, gain, bias, batch, seed, device, dtype, check,
-                    tolerance, json, timing, save, plot, max_memory, debug)
     from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES
 
     def make_spec() -> Spec:
@@ -503,7 +495,7 @@ def vanish(
             "depth": depth, "width": width, "steps": steps, "lr": lr, "tensors": tensors,
         }
         return Spec(
-            "vanish", (width,) * (depth + 1), target=parse_numbers(target, "--target"),
+            "vanish", (width,) * (depth + 1), target=parse_numbers(common.target, "--target"),
             keep_tensors=tensors, bound=bound, extra=extra,
             **fields,  # type: ignore[arg-type]
         )

@@ -64,10 +64,9 @@ ACTIVATIONS: dict[str, Activation] = {
         ),
         Activation(
             "tanh", "tanh", "tanh(a)", "tanh′(a) = 1−tanh²(a)",
-            torch.tanh, lambda a, h: 1.0 - h * h, 1.0,
-            # g − g·h²: one kernel fewer than g·(1 − h²), and no less accurate (both lose
-            # |g|·ε absolutely where h² ≈ 1).
-            chain=lambda g, a, h: g.addcmul_(g * h, h, value=-1.0),
+            # (1 − h)(1 + h), not 1 − h·h: rounding h·h costs ε/(1 − h²) on saturated units.
+            torch.tanh, lambda a, h: (1.0 - h) * (1.0 + h), 1.0,
+            chain=lambda g, a, h: g.mul_(1.0 - h).mul_(1.0 + h),
         ),
         Activation(
             "relu", "relu", "relu(a) = max(0, a)", "relu′(a) = 1 if a>0 else 0",
