@@ -17,7 +17,6 @@ from percgrad.backprop import (
     graph_backward,
     graph_forward,
 )
-from percgrad.functions import Activation, Loss, activation, loss
 from percgrad.net import Net, build_net
 from percgrad.spec import Spec
 
@@ -108,24 +107,23 @@ def _matmul_loops(net: Net) -> tuple[Callable[[object], object], Callable[[objec
     return reference, backward_shapes
 
 
-def _benches(net: Net, act: Activation, lossf: Loss) -> dict[str, Bench]:
+def _benches(net: Net) -> dict[str, Bench]:
     """Each backward gets its own forward as untimed setup, so both start from warm caches."""
     reference, backward_shapes = _matmul_loops(net)
     return {
-        "forward": Bench(lambda _: forward(net, act, lossf)),
-        "analytic": Bench(lambda f: analytic_backward(net, f, act, lossf),
-                          lambda: forward(net, act, lossf)),
-        "autograd_call": Bench(lambda _: autograd_backward(net, act, lossf)),
-        "autograd_graph_forward": Bench(lambda _: graph_forward(net, act, lossf)),
-        "autograd_backward_only": Bench(graph_backward, lambda: graph_forward(net, act, lossf)),
+        "forward": Bench(lambda _: forward(net)),
+        "analytic": Bench(lambda f: analytic_backward(net, f), lambda: forward(net)),
+        "autograd_call": Bench(lambda _: autograd_backward(net)),
+        "autograd_graph_forward": Bench(lambda _: graph_forward(net)),
+        "autograd_backward_only": Bench(graph_backward, lambda: graph_forward(net)),
         "mm_reference": Bench(reference),
         "mm_backward_shapes": Bench(backward_shapes),
     }
 
 
-def _mirror_matches(net: Net, act: Activation, lossf: Loss) -> bool:
-    mine = graph_backward(graph_forward(net, act, lossf)).weights
-    theirs = autograd_backward(net, act, lossf)[0].weights
+def _mirror_matches(net: Net) -> bool:
+    mine = graph_backward(graph_forward(net)).weights
+    theirs = autograd_backward(net)[0].weights
     return all(torch.equal(a, b) for a, b in zip(mine, theirs))
 
 
@@ -138,8 +136,7 @@ def _sync_for(device: str) -> Sync:
 def measure_shape(depth: int, width: int, batch: int, device: str, cfg: Config) -> BackwardRow:
     """All timings of one shape, sampled in turn; throughput from the medians."""
     net = make_net(depth, width, batch, device)
-    act, lossf = activation(ACTIVATION), loss(LOSS)
-    s = time_interleaved(_benches(net, act, lossf), cfg, _sync_for(device))
+    s = time_interleaved(_benches(net), cfg, _sync_for(device))
     flops = 4 * batch * width * width * depth
     an, mm = s["analytic"].median_s, s["mm_reference"].median_s
     ratio = an / s["autograd_backward_only"].median_s
@@ -147,7 +144,7 @@ def measure_shape(depth: int, width: int, batch: int, device: str, cfg: Config) 
         device, depth, width, batch, flops,
         s["forward"], s["analytic"], s["autograd_call"], s["autograd_graph_forward"],
         s["autograd_backward_only"], s["mm_reference"], s["mm_backward_shapes"],
-        _mirror_matches(net, act, lossf),
+        _mirror_matches(net),
         ratio=ratio,
         ratio_pipeline=(s["forward"].median_s + an) / s["autograd_call"].median_s,
         analytic_gflops=flops / an / 1e9,

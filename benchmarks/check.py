@@ -12,7 +12,6 @@ from torch import Tensor
 
 from benchmarks.common import Bench, Config, Log, Stats, fmt_s, mark, time_adaptive
 from percgrad.backprop import analytic_backward, forward
-from percgrad.functions import activation, loss
 from percgrad.net import Net, build_net
 from percgrad.numeric import fast_gradients, full_gradients
 from percgrad.spec import Spec
@@ -81,10 +80,8 @@ def loss_of_weights(net: Net) -> Callable[..., Tensor]:
 
 def _percgrad_full(net: Net) -> float:
     """forward, analytic backward, every finite difference; the largest relative error."""
-    act, lossf = activation(ACTIVATION), loss(LOSS)
-    grads = analytic_backward(net, forward(net, act, lossf), act, lossf)
-    num = full_gradients(net, act, lossf)
-    assert num.weights is not None
+    grads = analytic_backward(net, forward(net))
+    num = full_gradients(net)
     return max(
         float((g - n).abs().max() / max(float(g.abs().max()), float(n.abs().max()), 1e-300))
         for g, n in zip(grads.weights, num.weights)
@@ -93,10 +90,8 @@ def _percgrad_full(net: Net) -> float:
 
 def _percgrad_fast(net: Net) -> float:
     """forward, analytic backward, random-direction differences; the largest relative error."""
-    act, lossf = activation(ACTIVATION), loss(LOSS)
-    grads = analytic_backward(net, forward(net, act, lossf), act, lossf)
-    num = fast_gradients(net, act, lossf, [grads], seed=0)
-    assert num.projections is not None
+    grads = analytic_backward(net, forward(net))
+    num = fast_gradients(net, [grads], seed=0)
     n, a = num.projections[:, 0], num.projections[:, 1]
     return float(((n - a).abs() / torch.maximum(n.abs(), a.abs()).clamp_min(1e-300)).max())
 

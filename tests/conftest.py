@@ -61,13 +61,11 @@ class Passes(NamedTuple):
 
 def run_passes(spec: Spec, device: str = "cpu", dtype: torch.dtype = torch.float64) -> Passes:
     """build_net → forward → analytic_backward and autograd_backward."""
-    act = functions.activation(spec.activation)
-    lossf = functions.loss(spec.loss)
     net = build_net(spec, device, dtype)
-    fwd = forward(net, act, lossf)
-    analytic = analytic_backward(net, fwd, act, lossf)
-    autograd, e = autograd_backward(net, act, lossf)
-    return Passes(spec, net, act, lossf, fwd, analytic, autograd, e)
+    fwd = forward(net)
+    analytic = analytic_backward(net, fwd)
+    autograd, e = autograd_backward(net)
+    return Passes(spec, net, net.layers[-1].act, net.loss, fwd, analytic, autograd, e)
 
 
 @pytest.fixture

@@ -132,6 +132,8 @@ _TORCH_ACT = {
     "relu": F.relu,
     "leaky-relu": lambda a: F.leaky_relu(a, LEAKY_SLOPE),
     "gelu": F.gelu,
+    "softplus": F.softplus,
+    "elu": F.elu,
     "identity": lambda a: a,
 }
 

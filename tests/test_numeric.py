@@ -3,14 +3,13 @@ derivative end to end."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 import torch
 
 from percgrad import experiment, numeric
 from percgrad.backprop import analytic_backward, forward
 from percgrad.functions import ACTIVATIONS, LOSSES
+from percgrad.layers import Dense
 from percgrad.net import Net
 from percgrad.spec import Spec
 
@@ -31,29 +30,24 @@ def _spec(activation="sigmoid", loss="mse", sizes=(3, 4, 2), bias=True, batch=3,
 )
 def test_full_gradients_agree_with_autograd(activation, loss, bias, batch, passes, rel_err):
     p = passes(_spec(activation, loss, bias=bias, batch=batch))
-    num = numeric.full_gradients(p.net, p.act, p.loss)
-    assert num.method == "full"
-    assert num.projections is None
+    num = numeric.full_gradients(p.net)
+    assert isinstance(num, numeric.FullGradients)
     assert 0 < num.noise < 1e-6
     for k in range(p.net.depth):
-        g_num, g_ag = num.weights[k], p.autograd.weights[k]
-        kinks = num.weight_kinks[k]
-        assert kinks.shape == g_num.shape == g_ag.shape
-        assert kinks.dtype == torch.bool
-        keep = ~kinks
-        assert rel_err(g_num[keep], g_ag[keep]) <= TOL, f"W{k + 1}"
-        if bias:
-            assert rel_err(num.biases[k][~num.bias_kinks[k]], p.autograd.biases[k]
-                           [~num.bias_kinks[k]]) <= TOL, f"b{k + 1}"
-        else:
-            assert num.biases[k] is None and num.bias_kinks[k] is None
+        assert num.names[k] == (("W", "b") if bias else ("W",))
+        for g_num, g_ag, kinks, sym in zip(num.params[k], p.autograd.params[k], num.kinks[k],
+                                           num.names[k]):
+            assert kinks.shape == g_num.shape == g_ag.shape
+            assert kinks.dtype == torch.bool
+            keep = ~kinks
+            assert rel_err(g_num[keep], g_ag[keep]) <= TOL, f"{sym}{k + 1}"
     assert any(float(g.abs().max()) > 1e-4 for g in num.weights)
 
 
 def test_full_gradients_detect_a_perturbed_gradient(passes, rel_err):
     """The comparison above can fail: a gradient off by 1e-4 is far outside the tolerance."""
     p = passes(_spec("tanh"))
-    num = numeric.full_gradients(p.net, p.act, p.loss)
+    num = numeric.full_gradients(p.net)
     wrong = p.autograd.weights[1].clone()
     wrong[0, 0] *= 1 + 1e-4
     assert rel_err(num.weights[1], wrong) > 10 * TOL
@@ -62,7 +56,7 @@ def test_full_gradients_detect_a_perturbed_gradient(passes, rel_err):
 def test_full_gradients_report_progress(passes):
     p = passes(_spec("tanh"))
     seen: list[tuple[int, int]] = []
-    numeric.full_gradients(p.net, p.act, p.loss, progress=lambda d, t: seen.append((d, t)))
+    numeric.full_gradients(p.net, progress=lambda d, t: seen.append((d, t)))
     params = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))
     assert seen
     done, total = seen[-1]
@@ -76,63 +70,58 @@ def test_full_gradients_report_progress(passes):
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 def test_fast_projections_agree(activation, bias, passes):
     p = passes(_spec(activation, bias=bias, seed=4))
-    num = numeric.fast_gradients(p.net, p.act, p.loss, [p.analytic, p.autograd], seed=4)
+    num = numeric.fast_gradients(p.net, [p.analytic, p.autograd], seed=4)
     table = num.projections
-    assert num.method == "fast"
+    assert isinstance(num, numeric.FastProjections)
     assert table.shape == (numeric.FAST_DIRECTIONS, 3)
-    assert num.direction_kinks.shape == (numeric.FAST_DIRECTIONS,)
+    assert num.kinks.shape == (numeric.FAST_DIRECTIONS,)
     scale = float(table.abs().max())
     assert scale > 0
     for d in range(table.shape[0]):
-        if bool(num.direction_kinks[d]):
+        if bool(num.kinks[d]):
             continue
         n_val, a_val, g_val = (float(v) for v in table[d])
         assert abs(n_val - a_val) <= TOL * max(abs(n_val), abs(a_val)), d
         assert abs(a_val - g_val) <= 1e-12 * scale, d
-    # Column 1 really is uᵀ∇: recompute it from the directions themselves.
+    # Column 1 really is uᵀ∇: recompute it from the directions themselves, materialised.
+    shapes = [p_.shape for p_ in p.net.parameters()]
+    dirs = numeric.directions(shapes, numeric.FAST_DIRECTIONS, 4, "cpu")
     expected = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
-    for k in range(p.net.depth):
-        r, s, r_b, c = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 4)
-        u_w = c * r[:, :, None] * s[:, None, :]  # the rank-one direction, materialised
-        expected += (u_w * p.analytic.weights[k]).sum(dim=(1, 2))
-        if bias:
-            expected += c * r_b @ p.analytic.biases[k]
-        else:
-            assert r_b is None
+    for d, g, shape in zip(dirs, numeric.flat_groups(p.analytic), shapes):
+        expected += (d.dense(shape) * g).flatten(1).sum(dim=1)
     torch.testing.assert_close(table[:, 1], expected, rtol=1e-12, atol=1e-15)
 
 
 def test_fast_directions_are_unit_vectors(passes):
     p = passes(_spec(bias=True))
-    total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))
+    shapes = [p_.shape for p_ in p.net.parameters()]
+    total = sum(s.numel() for s in shapes)
     squares = torch.zeros(numeric.FAST_DIRECTIONS, dtype=torch.float64)
-    for k in range(p.net.depth):
-        r, s, r_b, c = numeric.layer_directions(p.net, k, numeric.FAST_DIRECTIONS, 0)
-        u_w = c * r[:, :, None] * s[:, None, :]
-        u_b = c * r_b
-        assert torch.allclose(u_w.abs(), torch.full_like(u_w, total**-0.5))
-        squares += u_w.square().sum(dim=(1, 2)) + u_b.square().sum(dim=1)
+    for d, shape in zip(numeric.directions(shapes, numeric.FAST_DIRECTIONS, 0, "cpu"), shapes):
+        u = d.dense(shape)
+        assert u.shape == (numeric.FAST_DIRECTIONS, *shape)
+        assert torch.allclose(u.abs(), torch.full_like(u, total**-0.5))
+        squares += u.square().flatten(1).sum(dim=1)
     torch.testing.assert_close(squares, torch.ones_like(squares))
 
 
 @pytest.mark.parametrize("per_chunk", [1, 5])
 def test_chunking_gives_the_same_numbers(per_chunk, passes, monkeypatch):
     p = passes(_spec("tanh", sizes=(3, 4, 2), batch=2))
-    default = numeric.full_gradients(p.net, p.act, p.loss)
+    default = numeric.full_gradients(p.net)
 
     chunks: list[list[int]] = []
-    real = numeric._perturbed_losses
+    real = numeric.NetObjective.entry_losses
 
-    def spy(*args, **kwargs):
-        segments = args[4]  # (net, fwd, act, loss, segments, perturb, ...)
-        chunks.append([s.layer for s in segments])
-        return real(*args, **kwargs)
+    def spy(self, segments, eps):
+        chunks.append([self.groups[s.group][0] for s in segments])
+        return real(self, segments, eps)
 
     per_row = p.net.x.shape[0] * max(max(w.shape) for w in p.net.weights) * 8 * 4
     monkeypatch.setattr(numeric, "CHUNK_BYTES", per_chunk * 2 * per_row)
-    monkeypatch.setattr(numeric, "_perturbed_losses", spy)
-    assert numeric._units_per_chunk(p.net) == per_chunk
-    chunked = numeric.full_gradients(p.net, p.act, p.loss)
+    monkeypatch.setattr(numeric.NetObjective, "entry_losses", spy)
+    assert numeric.NetObjective(p.net).units_per_chunk() == per_chunk
+    chunked = numeric.full_gradients(p.net)
 
     total = sum(w.numel() + b.numel() for w, b in zip(p.net.weights, p.net.biases))  # 16 + 10
     distinct = {tuple(c) for c in chunks}
@@ -141,10 +130,10 @@ def test_chunking_gives_the_same_numbers(per_chunk, passes, monkeypatch):
     if per_chunk > 1:
         assert any(len(set(layers)) > 1 for layers in chunks), "no chunk spans two layers"
     for k in range(p.net.depth):
-        for mine, ref in ((chunked.weights[k], default.weights[k]),
-                          (chunked.biases[k], default.biases[k])):
+        for mine, ref in zip(chunked.params[k], default.params[k]):
             torch.testing.assert_close(mine, ref, rtol=1e-9, atol=1e-12)
-        assert torch.equal(chunked.weight_kinks[k], default.weight_kinks[k])
+        for mine, ref in zip(chunked.kinks[k], default.kinks[k]):
+            assert torch.equal(mine, ref)
 
 
 def _kinked_net(bias: bool) -> Net:
@@ -153,27 +142,30 @@ def _kinked_net(bias: bool) -> Net:
     x = torch.tensor([[1.0, 2.0]], dtype=f64)
     w1 = torch.tensor([[2.0, -1.0], [1.0, 0.5]], dtype=f64)  # a1 = [0, 2] (+ b1)
     w2 = torch.tensor([[1.0, 1.0]], dtype=f64)  # a2 = relu(a1) · w2 (+ b2) far from 0
-    b1 = torch.tensor([0.0, 0.5], dtype=f64) if bias else None
-    b2 = torch.tensor([0.5], dtype=f64) if bias else None
-    return Net([w1, w2], [b1, b2], x, torch.ones((1, 1), dtype=f64))
+    relu = ACTIVATIONS["relu"]
+    names = ["W", "b"] if bias else ["W"]
+    layers = [
+        Dense(relu, [w1] + ([torch.tensor([0.0, 0.5], dtype=f64)] if bias else []), names),
+        Dense(relu, [w2] + ([torch.tensor([0.5], dtype=f64)] if bias else []), names),
+    ]
+    return Net(layers, x, torch.ones((1, 1), dtype=f64), LOSSES["mse"])
 
 
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 def test_relu_kink_is_flagged(bias):
-    act, lossf = ACTIVATIONS["relu"], LOSSES["mse"]
     net = _kinked_net(bias)
-    fwd = forward(net, act, lossf)
+    fwd = forward(net)
     assert float(fwd.pre[0][0, 0]) == 0.0
     assert float(fwd.pre[1][0, 0]) > 1.0
-    num = numeric.full_gradients(net, act, lossf)
+    num = numeric.full_gradients(net)
     expected_w1 = torch.tensor([[True, True], [False, False]])
-    assert torch.equal(num.weight_kinks[0], expected_w1)
-    assert not bool(num.weight_kinks[1].any())
+    assert torch.equal(num.kinks[0][0], expected_w1)
+    assert not bool(num.kinks[1][0].any())
     if bias:
-        assert torch.equal(num.bias_kinks[0], torch.tensor([True, False]))
-        assert not bool(num.bias_kinks[1].any())
+        assert torch.equal(num.kinks[0][1], torch.tensor([True, False]))
+        assert not bool(num.kinks[1][1].any())
     # Away from the kink the differences are derivatives again.
-    grads = analytic_backward(net, fwd, act, lossf)
+    grads = analytic_backward(net, fwd)
     keep = ~expected_w1
     torch.testing.assert_close(num.weights[0][keep], grads.weights[0][keep], rtol=1e-6, atol=1e-9)
     torch.testing.assert_close(num.weights[1], grads.weights[1], rtol=1e-6, atol=1e-9)
@@ -183,8 +175,8 @@ def test_relu_kink_is_flagged(bias):
 
 def test_smooth_activation_never_flags_kinks(passes):
     p = passes(_spec("tanh"))
-    num = numeric.full_gradients(p.net, p.act, p.loss)
-    assert not any(bool(k.any()) for k in num.weight_kinks)
+    num = numeric.full_gradients(p.net)
+    assert not any(bool(k.any()) for layer in num.kinks for k in layer)
 
 
 def _single(check="full", **kw):
@@ -205,13 +197,14 @@ def test_wrong_derivative_fails_full_check(wrong_sigmoid):
     assert check.method == "full"
     assert check.max_rel_error > 0.1
     assert check.failures
-    assert all(f.startswith("W1:") for f in check.failures)
+    assert all(f.layer == 1 for f in check.failures)
     # Doubling σ′ doubles every entry: the worst one is at the largest |x_j|.
     j = int(abs(report.input[0]).argmax())
-    assert any(f"W1[0,{j}]" in f for f in check.failures), check.failures
-    assert {m for f in check.failures for m in re.findall(r"and (\w+) disagree", f)} == {
-        "autograd", "numeric"
-    }
+    assert {f.entry for f in check.failures} == {f"W1[0,{j}]"}, check.failures
+    assert {f.against for f in check.failures} == {"autograd", "numeric"}
+    for f in check.failures:
+        assert f.analytic == pytest.approx(2 * f.reference, rel=1e-6)
+        assert f.rel_error > f.tolerance
     assert report.layers[0].vs_autograd.worst == f"W1[0,{j}]"
 
 
@@ -221,5 +214,5 @@ def test_wrong_derivative_fails_fast_check(wrong_sigmoid):
     )
     assert report.check.passed is False
     assert report.check.method == "fast"
-    assert any(f.startswith("W1:") for f in report.check.failures)
-    assert any("random direction u" in f for f in report.check.failures)
+    assert any(f.against == "autograd" and f.layer == 1 for f in report.check.failures)
+    assert any(f.against == "direction" and f.direction for f in report.check.failures)

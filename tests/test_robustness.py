@@ -143,7 +143,7 @@ def _boom(*args, **kwargs):
 
 def _patch_engine(monkeypatch: pytest.MonkeyPatch, command: str, fn) -> None:
     if command == "vanish":
-        monkeypatch.setattr("percgrad.vanish.run_vanish", fn)
+        monkeypatch.setattr("percgrad.chain.run_vanish", fn)
     else:
         monkeypatch.setattr("percgrad.experiment.run", fn)
 

@@ -104,11 +104,11 @@ def test_multi_percgrad_gives_the_tutorial_matrix(seed, dtype):
     net = build_net(spec, "cpu", dtype)
     assert torch.equal(net.x, x.T.to(dtype))
     assert tuple(net.weights[0].shape) == tuple(w.shape)
-    net.weights[0] = w.to(dtype).clone()
-    act, lossf = ACTIVATIONS["sigmoid"], LOSSES["mse"]
-    fwd = forward(net, act, lossf)
+    net.layers[0].params[0] = w.to(dtype).clone()
+    assert net.layers[0].act is ACTIVATIONS["sigmoid"] and net.loss is LOSSES["mse"]
+    fwd = forward(net)
     assert float(fwd.loss) == pytest.approx(loss, rel=1e-6)
-    analytic = analytic_backward(net, fwd, act, lossf).weights[0]
+    analytic = analytic_backward(net, fwd).weights[0]
     torch.testing.assert_close(analytic.float(), grad, rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(analytic.float(), half_c, rtol=1e-5, atol=1e-7)
     if dtype == torch.float64:

@@ -12,7 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from percgrad import vanish
+from percgrad import chain as vanish
 from percgrad.spec import INIT_NAMES, Spec
 
 PHI = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
@@ -101,7 +101,7 @@ def test_bound_recomputed_independently() -> None:
         assert report.layers[k].bound_holds is True
         assert deltas[k] <= bound * (1 + 1e-12)
     assert report.layers[-1].bound is None
-    assert report.extra["summary"]["bound_holds"] is True
+    assert report.summary.bound_holds is True
 
 
 # ---------------------------------------------------------------- mean-field theory, wide chains
@@ -121,7 +121,7 @@ def _check_median(report) -> float:
         layer.measured_factor / layer.predicted_factor for layer in report.layers[:-1]
     ]
     mine = statistics.median(ratios)
-    assert report.extra["summary"]["median_measured_over_predicted"] == pytest.approx(mine, rel=1e-12)
+    assert report.summary.median_measured_over_predicted == pytest.approx(mine, rel=1e-12)
     return mine
 
 
@@ -140,10 +140,10 @@ def _check_median(report) -> float:
 def test_wide_chain_agrees_with_mean_field(activation: str, init: str, gain: float,
                                            dtype: str) -> None:
     report, _ = _wide(activation, init, gain, dtype)
-    th = report.extra["theory"]
+    th = report.theory
     expected_sw2 = gain**2 if init == "xavier" else WIDE * gain**2
-    assert th["sigma_w2"] == pytest.approx(expected_sw2, rel=1e-12)
-    assert [layer.predicted_factor for layer in report.layers[:-1]] == th["chi"]
+    assert th.sigma_w2 == pytest.approx(expected_sw2, rel=1e-12)
+    assert [layer.predicted_factor for layer in report.layers[:-1]] == th.chi
     median = _check_median(report)
     assert 0.85 <= median <= 1.15, median
 
@@ -166,15 +166,15 @@ def test_relu_predicted_is_half_sigma_w2_and_measured_a_little_above(
     init: str, gain: float, sigma_w2: float
 ) -> None:
     report, _ = _wide("relu", init, gain)
-    th = report.extra["theory"]
-    assert th["sigma_w2"] == pytest.approx(sigma_w2, rel=1e-12)
+    th = report.theory
+    assert th.sigma_w2 == pytest.approx(sigma_w2, rel=1e-12)
     for layer in report.layers[:-1]:
-        assert layer.predicted_factor == th["sigma_w2"] / 2
+        assert layer.predicted_factor == th.sigma_w2 / 2
     median = _check_median(report)
     # Observed 1.14–1.16 at width 500, depth 10, batch 32: the MSE output gradient is correlated
     # with the forward pass, which the theory ignores.
     assert 0.95 <= median <= 1.5, median
-    assert any("a little above" in note for note in report.extra["summary"]["notes"])
+    assert "relu-mse" in report.summary.notes
 
 
 # ---------------------------------------------------------------- He et al. 2015
@@ -201,9 +201,9 @@ def test_he_init_keeps_delta_while_xavier_halves_it() -> None:
     # xavier: σ_w² = 1, so ‖δ‖² halves per layer; observed 0.600 overall, 0.566 over 1..15
     assert abs(geometric_mean(f_xa[:-4]) - 0.5) <= 0.1
     assert 0.45 <= geometric_mean(f_xa) <= 0.7
-    assert xa.extra["summary"]["measured_mean_factor"] == pytest.approx(geometric_mean(f_xa))
-    assert xa.extra["summary"]["diagnosis"] == "vanishing"
-    assert he.extra["summary"]["predicted_diagnosis"] == "stable"
+    assert xa.summary.measured_mean_factor == pytest.approx(geometric_mean(f_xa))
+    assert xa.summary.diagnosis == "vanishing"
+    assert he.summary.predicted_diagnosis == "stable"
     # Same normal draws, kaiming's std √2 × xavier's: the factors differ by about σ_w² ratio 2.
     assert geometric_mean(f_he) / geometric_mean(f_xa) == pytest.approx(2.0, rel=0.12)
 
@@ -217,13 +217,13 @@ def test_sigmoid_pytorch_init_vanishes_faster_than_tanh_xavier() -> None:
                                      init="pytorch", batch=32, check="off"))
     tnh, _ = vanish.run_vanish(chain(fast["width"], fast["depth"], activation="tanh",
                                      init="xavier", batch=32, check="off"))
-    s, t = sig.extra["summary"], tnh.extra["summary"]
+    s, t = sig.summary, tnh.summary
     # observed: delta_decay 3.5e-8 vs 0.14, measured factor 0.022 vs 0.64
-    assert s["delta_decay"] < 1e-3 * t["delta_decay"]
-    assert s["measured_mean_factor"] < 0.1 * t["measured_mean_factor"]
-    assert s["diagnosis"] == "vanishing"
+    assert s.delta_decay < 1e-3 * t.delta_decay
+    assert s.measured_mean_factor < 0.1 * t.measured_mean_factor
+    assert s.diagnosis == "vanishing"
     # sigmoid's factor is capped by σ_w²/16 in expectation (φ′ ≤ 1/4)
-    assert s["predicted_mean_factor"] <= sig.extra["theory"]["sigma_w2"] / 16
+    assert s.predicted_mean_factor <= sig.theory.sigma_w2 / 16
 
 
 # ---------------------------------------------------------------- the sigmoid bound
@@ -248,8 +248,8 @@ def test_sigmoid_bound_holds_on_every_layer(seed: int, width: int, depth: int, g
     for k in range(depth - 1):
         assert layers[k].bound_holds is not False, (k, layers[k].delta_norm, layers[k].bound)
         assert layers[k].delta_norm <= layers[k].bound * (1 + 1e-5) + 1e-300
-    assert report.extra["summary"]["bound_holds"] is not False
-    assert not any("bound" in w for w in report.warnings)
+    assert report.summary.bound_holds is not False
+    assert not any(w.kind == "bound" for w in report.warnings)
 
 
 # ---------------------------------------------------------------- the tutorial's chain
@@ -259,8 +259,8 @@ def test_default_chain_of_ten_vanishes() -> None:
     report, _ = vanish.run_vanish(chain(1, 10))
     first, last = report.layers[0].grad_norm, report.layers[-1].grad_norm
     assert first * 100 <= last, (first, last)
-    assert report.extra["summary"]["diagnosis"] == "vanishing"
-    assert report.extra["summary"]["grad_decay"] == pytest.approx(first / last, rel=1e-12)
+    assert report.summary.diagnosis == "vanishing"
+    assert report.summary.grad_decay == pytest.approx(first / last, rel=1e-12)
     assert report.check.passed is True
 
 
@@ -274,17 +274,17 @@ def test_training_history_and_loss() -> None:
     report, run = vanish.run_vanish(spec)
     start = run.net.to("cpu", torch.float64)
     vanish.train(run, report, steps=steps, lr=lr)
-    hist = report.extra["history"]
-    assert hist[0]["step"] == 0
-    assert hist[-1]["step"] == steps
-    assert [h["step"] for h in hist] == list(range(steps + 1))
-    assert all(len(h["delta_norm"]) == 3 and len(h["grad_norm"]) == 3 for h in hist)
-    assert hist[0]["loss"] == pytest.approx(report.loss, rel=1e-12)
-    assert hist[0]["delta_norm"] == pytest.approx([la.delta_norm for la in report.layers], rel=1e-10)
-    assert hist[-1]["loss"] < hist[0]["loss"]
+    hist = report.history
+    assert hist[0].step == 0
+    assert hist[-1].step == steps
+    assert [h.step for h in hist] == list(range(steps + 1))
+    assert all(len(h.delta_norm) == 3 and len(h.grad_norm) == 3 for h in hist)
+    assert hist[0].loss == pytest.approx(report.loss, rel=1e-12)
+    assert hist[0].delta_norm == pytest.approx([la.delta_norm for la in report.layers], rel=1e-10)
+    assert hist[-1].loss < hist[0].loss
     tol = report.check.tolerance
-    assert all(h["rel_error"] <= tol for h in hist)
-    assert report.extra["training"]["max_rel_error"] <= tol
+    assert all(h.rel_error <= tol for h in hist)
+    assert report.training.max_rel_error <= tol
     assert report.check.passed is None or report.check.passed is True
     # run.net is untouched by training
     for w0, w1 in zip(start.weights, run.net.weights):
@@ -305,13 +305,13 @@ def test_training_history_and_loss() -> None:
         for w in ws:
             h = torch.sigmoid(h @ w.T)
         final = float(((h - start.t) ** 2).mean())
-    assert hist[-1]["loss"] == pytest.approx(final, rel=1e-10)
+    assert hist[-1].loss == pytest.approx(final, rel=1e-10)
 
 
 def test_training_records_at_most_forty_points() -> None:
     report, run = vanish.run_vanish(chain(3, 2, check="off", dtype="float64"))
     vanish.train(run, report, steps=100, lr=0.1)
-    steps = [h["step"] for h in report.extra["history"]]
+    steps = [h.step for h in report.history]
     assert steps[0] == 0 and steps[-1] == 100
     assert len(steps) <= vanish.HISTORY_POINTS
     assert steps == sorted(set(steps))
@@ -339,5 +339,6 @@ def test_exploding_relu_chain_is_reported_not_raised() -> None:
     assert first is not None
     assert report.first_nonfinite is not None
     assert report.first_nonfinite.startswith(f"layer {first} ")
-    assert any("non-finite" in w and f"layer {first} " in w for w in report.warnings)
-    assert report.extra["summary"]["diagnosis"] in ("exploding", "undetermined")
+    assert any(w.kind == "nonfinite" and w.where.startswith(f"layer {first} ")
+               for w in report.warnings)
+    assert report.summary.diagnosis in ("exploding", "undetermined")

@@ -1,3 +1,12 @@
-"""percgrad: a command-line gradient explorer for perceptrons."""
+"""percgrad: a command-line gradient explorer for perceptrons.
 
-__version__ = "0.1.0"
+``percgrad.single``, ``percgrad.multi`` and ``percgrad.vanish`` run the CLI's commands from Python
+and return a Report (``.to_dict()``, ``.to_json()``, ``rich.print(report)``, Jupyter display).
+"""
+
+__version__ = "0.2.0"
+
+from percgrad.api import multi, single, vanish
+from percgrad.errors import PercgradError
+
+__all__ = ["PercgradError", "__version__", "multi", "single", "vanish"]

@@ -1,4 +1,5 @@
-"""The forward pass, the hand-derived backward pass (chain rule in matrix form), and autograd's."""
+"""The three passes over a network's layers: forward, the hand-derived backward (each layer's
+chain rule), and autograd's. Each is one short loop over the layers."""
 
 from __future__ import annotations
 
@@ -7,99 +8,121 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from percgrad.functions import Activation, Loss
+from percgrad.layers import Trace
 from percgrad.net import Net
 
 
 @dataclass
 class Forward:
-    """What the forward pass leaves: pre-activations a_k, outputs h_k = φ(a_k), and the loss."""
+    """What the forward pass leaves: every layer's trace, and the loss."""
 
-    pre: list[Tensor]
-    post: list[Tensor]
+    traces: list[Trace]
     loss: Tensor
+
+    @property
+    def pre(self) -> list[Tensor]:
+        """a_k = h_k−1 W_kᵀ + b_k of every layer."""
+        return [tr.a for tr in self.traces]
+
+    @property
+    def phi_in(self) -> list[Tensor]:
+        """φ's input of every layer (a_k, or LN(a_k))."""
+        return [tr.z for tr in self.traces]
+
+    @property
+    def post(self) -> list[Tensor]:
+        """h_k, every layer's output."""
+        return [tr.out for tr in self.traces]
 
     @property
     def output(self) -> Tensor:
         """o = h_L."""
-        return self.post[-1]
+        return self.traces[-1].out
 
 
 @dataclass
 class Gradients:
-    """∂E/∂W_k, ∂E/∂b_k and δ_k = ∂E/∂a_k for every layer, input side first."""
+    """∂E/∂θ of every parameter of every layer, and δ_k = ∂E/∂a_k, input side first."""
 
-    weights: list[Tensor]
-    biases: list[Tensor | None]
+    params: list[list[Tensor]]
     deltas: list[Tensor]
+    names: list[tuple[str, ...]]
+    """Each layer's parameter names (W, b, γ, β)."""
+
+    def of(self, name: str) -> list[Tensor | None]:
+        """The gradient of the parameter ``name`` in every layer (None where it has none)."""
+        return [g[n.index(name)] if name in n else None for g, n in zip(self.params, self.names)]
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """∂E/∂W_k."""
+        return [g[0] for g in self.params]
+
+    @property
+    def biases(self) -> list[Tensor | None]:
+        """∂E/∂b_k (None without bias)."""
+        return self.of("b")
 
 
-def _affine(h: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    # a = h Wᵀ (+ b); addmm fuses the bias into the matmul.
-    if b is None:
-        return torch.mm(h, w.t())
-    return torch.addmm(b, h, w.t())
-
-
-def forward(net: Net, act: Activation, loss: Loss) -> Forward:
+def forward(net: Net) -> Forward:
     """Run the network on its input without recording a graph."""
     with torch.no_grad():
-        pre: list[Tensor] = []
-        post: list[Tensor] = []
+        traces: list[Trace] = []
         h = net.x
-        for w, b in zip(net.weights, net.biases):
-            a = _affine(h, w, b)
-            h = act.value(a)
-            pre.append(a)
-            post.append(h)
-        return Forward(pre, post, loss.value(pre[-1], post[-1], net.t))
+        for layer in net.layers:
+            tr = layer.forward(h)
+            traces.append(tr)
+            h = tr.out
+        last = traces[-1]
+        return Forward(traces, net.loss.value(last.z, last.out, net.t))
 
 
-def analytic_backward(net: Net, fwd: Forward, act: Activation, loss: Loss) -> Gradients:
-    """The chain rule by hand: δ_L = ∂E/∂o ⊙ φ′(a_L), ∂E/∂W_k = δ_kᵀ h_{k−1},
-    ∂E/∂b_k = Σ_batch δ_k, δ_{k−1} = (δ_k W_k) ⊙ φ′(a_{k−1}). Plain tensor ops, no autograd."""
+def analytic_backward(net: Net, fwd: Forward) -> Gradients:
+    """The chain rule by hand, layer by layer from the output: each layer turns ∂E/∂h_k into
+    its parameters' gradients, δ_k and ∂E/∂h_k−1. Plain tensor ops, no autograd."""
     depth = net.depth
     with torch.no_grad():
-        g_w: list[Tensor] = [net.weights[0]] * depth
-        g_b: list[Tensor | None] = [None] * depth
+        last = fwd.traces[-1]
+        g = net.loss.grad_output(last.out, net.t)
+        g_z = None
+        if net.loss.fused_delta is not None and not net.layers[-1].skips:
+            g_z = net.loss.fused_delta(last.out, net.t)
+        params: list[list[Tensor]] = [[]] * depth
         deltas: list[Tensor] = [net.x] * depth
-        delta = loss.delta_out(fwd.pre[-1], fwd.post[-1], net.t, act)
         for k in range(depth - 1, -1, -1):
-            h_prev = net.x if k == 0 else fwd.post[k - 1]
-            deltas[k] = delta
-            g_w[k] = torch.mm(delta.t(), h_prev)
-            if net.biases[k] is not None:
-                g_b[k] = delta.sum(dim=0)
-            if k > 0:
-                delta = act.backprop_(torch.mm(delta, net.weights[k]), fwd.pre[k - 1],
-                                      fwd.post[k - 1])
-        return Gradients(g_w, g_b, deltas)
+            g_in, params[k], deltas[k] = net.layers[k].backward(g, fwd.traces[k], g_z, k > 0)
+            g_z = None
+            if g_in is not None:
+                g = g_in
+        return Gradients(params, deltas, [layer.names for layer in net.layers])
 
 
 @dataclass
 class Graph:
-    """A recorded forward pass: the loss and the leaves (sharing the network's storage) it reads."""
+    """A recorded forward pass: the loss, the leaves (sharing the network's storage) it reads,
+    and each layer's pre-activation (its δ kept by ``retain_grad``)."""
 
     loss: Tensor
-    weights: list[Tensor]
-    biases: list[Tensor | None]
+    leaves: list[list[Tensor]]
     pre: list[Tensor]
+    names: list[tuple[str, ...]]
 
 
-def graph_forward(net: Net, act: Activation, loss: Loss) -> Graph:
-    """The forward pass with autograd recording, on fresh leaves; δ_k kept by ``retain_grad``."""
-    ws = [w.detach().requires_grad_(True) for w in net.weights]
-    bs = [None if b is None else b.detach().requires_grad_(True) for b in net.biases]
+def graph_forward(net: Net) -> Graph:
+    """The forward pass with autograd recording, on fresh leaves."""
+    leaves = [[p.detach().requires_grad_(True) for p in layer.params] for layer in net.layers]
     with torch.enable_grad():
         h = net.x
         pre: list[Tensor] = []
-        for w, b in zip(ws, bs):
-            a = h @ w.t() if b is None else h @ w.t() + b
-            a.retain_grad()
-            pre.append(a)
-            h = act.value(a)
-        e = loss.value(pre[-1], h, net.t)
-    return Graph(e, ws, bs, pre)
+        tr = None
+        for layer, ps in zip(net.layers, leaves):
+            tr = layer.trace(h, ps)
+            tr.a.retain_grad()
+            pre.append(tr.a)
+            h = tr.out
+        assert tr is not None
+        e = net.loss.value(tr.z, tr.out, net.t)
+    return Graph(e, leaves, pre, [layer.names for layer in net.layers])
 
 
 def graph_backward(graph: Graph) -> Gradients:
@@ -110,13 +133,13 @@ def graph_backward(graph: Graph) -> Gradients:
         return t.grad if t.grad is not None else torch.zeros_like(t)
 
     return Gradients(
-        [grad_of(w) for w in graph.weights],
-        [None if b is None else grad_of(b) for b in graph.biases],
+        [[grad_of(p) for p in ps] for ps in graph.leaves],
         [grad_of(a).detach() for a in graph.pre],
+        graph.names,
     )
 
 
-def autograd_backward(net: Net, act: Activation, loss: Loss) -> tuple[Gradients, Tensor]:
+def autograd_backward(net: Net) -> tuple[Gradients, Tensor]:
     """autograd's gradients of ``net``: a recorded forward pass, then ``loss.backward()``."""
-    graph = graph_forward(net, act, loss)
+    graph = graph_forward(net)
     return graph_backward(graph), graph.loss.detach()

@@ -9,21 +9,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
-from percgrad import __version__
+from percgrad import __version__, catalog
 from percgrad.errors import PercgradError
-from percgrad.memory import MAX_DEPTH, parse_size
-from percgrad.options import ActivationName, CheckName, DtypeName, InitName, LossName
-from percgrad.spec import Spec, parse_numbers, parse_rows, parse_sizes
+from percgrad.options import CheckName, DtypeName
+from percgrad.spec import Spec
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from percgrad.report import Report
 
+T = TypeVar("T")
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
@@ -67,22 +67,24 @@ def _root(
 
 
 ActivationOpt = Annotated[
-    ActivationName,
-    typer.Option("--activation", "-a", help="φ, the same on every layer.", rich_help_panel=MODEL),
+    str,
+    typer.Option("--activation", "-a", metavar="NAME",
+                 help="φ, the same on every layer: " + ", ".join(catalog.ACTIVATION_NAMES) + ".",
+                 rich_help_panel=MODEL),
 ]
 LossOpt = Annotated[
-    LossName,
+    str,
     typer.Option(
-        "--loss", "-l", help="mse: mean squared error; bce: binary cross entropy (sigmoid only).",
+        "--loss", "-l", metavar="NAME",
+        help="mse: mean squared error; bce: binary cross entropy (sigmoid only).",
         rich_help_panel=MODEL,
     ),
 ]
 InitOpt = Annotated[
-    InitName,
+    str,
     typer.Option(
-        "--init",
-        help="normal: N(0, gain²) as torch.randn; pytorch: as nn.Linear; xavier: Glorot normal; "
-        "kaiming: He normal (fan-in); orthogonal.",
+        "--init", metavar="NAME",
+        help="; ".join(f"{i.name}: {i.description}" for i in catalog.INITS.values()) + ".",
         rich_help_panel=MODEL,
     ),
 ]
@@ -167,9 +169,9 @@ class Common:
     """The options every command shares."""
 
     target: str
-    activation: ActivationName
-    loss: LossName
-    init: InitName
+    activation: str
+    loss: str
+    init: str
     gain: float
     bias: bool
     batch: int | None
@@ -185,21 +187,13 @@ class Common:
     max_memory: str | None
     debug: bool
 
-    def spec_fields(self) -> dict[str, object]:
-        """The Spec fields these options set."""
+    def options(self) -> dict[str, Any]:
+        """The API's keyword arguments these options set."""
         return {
-            "activation": self.activation.value,
-            "loss": self.loss.value,
-            "init": self.init.value,
-            "gain": self.gain,
-            "bias": self.bias,
-            "batch": 1 if self.batch is None else self.batch,
-            "seed": self.seed,
-            "device": self.device,
-            "dtype": self.dtype.value,
-            "check": self.check.value,
-            "tolerance": self.tolerance,
-            "max_memory": None if self.max_memory is None else parse_size(self.max_memory),
+            "activation": self.activation, "loss": self.loss, "init": self.init, "gain": self.gain,
+            "bias": self.bias, "batch": self.batch, "seed": self.seed, "device": self.device,
+            "dtype": self.dtype.value, "check": self.check.value, "tolerance": self.tolerance,
+            "max_memory": self.max_memory, "target": self.target,
         }
 
 
@@ -207,9 +201,9 @@ def _shared_options(
     target: TargetOpt = "1.0",
     batch: BatchOpt = None,
     seed: SeedOpt = 0,
-    activation: ActivationOpt = ActivationName.sigmoid,
-    loss: LossOpt = LossName.mse,
-    init: InitOpt = InitName.normal,
+    activation: ActivationOpt = "sigmoid",
+    loss: LossOpt = "mse",
+    init: InitOpt = "normal",
     gain: GainOpt = 1.0,
     bias: BiasOpt = False,
     check: CheckOpt = CheckName.auto,
@@ -259,33 +253,14 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def positive(value: int, option: str) -> int:
-    """``value`` if it is at least 1, else a PercgradError naming ``option``."""
-    if value < 1:
-        raise PercgradError(f"must be at least 1, got {value}", option)
-    return value
-
-
 def _debugging(common: Common) -> bool:
     return common.debug or os.environ.get("PERCGRAD_DEBUG", "") not in ("", "0")
 
 
-Rows = tuple[tuple[float, ...], ...]
-
-
-def _batch_and_x(x: str | None, batch: int | None) -> tuple[Rows | None, int]:
-    if x is None:
-        return None, positive(1 if batch is None else batch, "--batch")
-    rows = parse_rows(x, "--x")
-    if batch is not None and batch != len(rows):
-        raise PercgradError(f"{len(rows)} row(s) given but --batch is {batch}", "--x")
-    return rows, len(rows)
-
-
 def _execute(
     common: Common,
-    make_spec: Callable[[], Spec],
-    compute: Callable[[Spec, bool], Report],
+    make_spec: Callable[[], T],
+    compute: Callable[[T, bool], Report],
     show: Callable[[Report], list[object]],
 ) -> None:
     """Build the spec, run, then print (tables or JSON), save and plot; map errors to exit codes."""
@@ -357,11 +332,11 @@ def _output(common: Common, report: Report, show: Callable[[Report], list[object
 
 
 def _compute_one(spec: Spec, interactive: bool) -> Report:
-    from percgrad.experiment import run
+    from percgrad.api import run_one
     from percgrad.progress import progress_for
 
     with progress_for("finite differences", interactive) as progress:
-        return run(spec, progress)
+        return run_one(spec, progress)
 
 
 @app.command(help=(
@@ -380,28 +355,10 @@ def single(
                                           rich_help_panel=DATA)] = None,
 ) -> None:
     """One neuron."""
+    from percgrad.api import single_spec
 
-    def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, common.batch)
-        w_values = None if w is None else parse_numbers(w, "--w")
-        n = positive(3 if inputs is None else inputs, "--inputs")
-        given = [(opt, len(v)) for opt, v in (("--x", rows[0] if rows else None), ("--w", w_values))
-                 if v is not None]
-        if given:
-            opt, length = given[0]
-            if inputs is not None and length != n:
-                raise PercgradError(f"has {length} value(s) but --inputs is {n}", opt)
-            if len(given) == 2 and given[1][1] != length:
-                raise PercgradError(f"has {given[1][1]} value(s) but --x has {length}", "--w")
-            n = length
-        fields = {**common.spec_fields(), "batch": n_batch}
-        return Spec(
-            "single", (n, 1), x=rows, w=w_values,
-            target=parse_numbers(common.target, "--target"), **fields,  # type: ignore[arg-type]
-        )
-
-    from_render = _renderer("single")
-    _execute(common, make_spec, _compute_one, from_render)
+    _execute(common, lambda: single_spec(inputs=inputs, x=x, w=w, **common.options()),
+             _compute_one, _renderer("single"))
 
 
 @app.command(help=(
@@ -422,29 +379,21 @@ def multi(
     x: XOpt = None,
 ) -> None:
     """A layer, or a multi-layer perceptron."""
+    from percgrad.api import multi_spec
 
-    def make_spec() -> Spec:
-        rows, n_batch = _batch_and_x(x, common.batch)
-        n_in = positive(3 if inputs is None else inputs, "--inputs")
-        if rows is not None:
-            if inputs is not None and len(rows[0]) != n_in:
-                raise PercgradError(f"has {len(rows[0])} value(s) but --inputs is {n_in}", "--x")
-            n_in = len(rows[0])
-        sizes = (n_in, *parse_sizes(hidden, "--hidden"), positive(outputs, "--outputs"))
-        fields = {**common.spec_fields(), "batch": n_batch}
-        return Spec(
-            "multi", sizes, x=rows, target=parse_numbers(common.target, "--target"),
-            **fields,  # type: ignore[arg-type]
-        )
+    _execute(common, lambda: multi_spec(inputs=inputs, outputs=outputs, hidden=hidden, x=x,
+                                        **common.options()),
+             _compute_one, _renderer("multi"))
 
-    _execute(common, make_spec, _compute_one, _renderer("multi"))
+
+COMPARE = "Compare and train"
 
 
 @app.command(help=(
     "A deep chain of layers: how the gradient shrinks (or grows) layer by layer, beside what "
-    "mean-field theory predicts, with a log-scale chart and a diagnosis; compare activations or "
-    "inits, or watch it over training.\n\nThe tutorial's closing remark, measured: "
-    "percgrad vanish --depth 10"
+    "mean-field theory predicts, with a log-scale chart and a diagnosis; compare activations, "
+    "inits or architectures (residual, layer norm), or watch it over training.\n\n"
+    "The tutorial's closing remark, measured: percgrad vanish --depth 10"
 ))
 @shares_common_options
 def vanish(
@@ -454,81 +403,56 @@ def vanish(
     width: Annotated[int, typer.Option("--width", "-w", help="Units per layer (1: the "
                                        "tutorial's chain of single neurons).",
                                        rich_help_panel=MODEL)] = 1,
+    inputs: Annotated[int | None, typer.Option(
+        "--inputs", "-n", help="Inputs of the chain \\[default: --width]; with --residual the "
+        "first layer stays plain when they differ.", rich_help_panel=MODEL,
+        show_default=False)] = None,
+    residual: Annotated[bool, typer.Option(
+        "--residual", help="Skip connections: h_k = h_k−1 + φ(a_k).", rich_help_panel=MODEL)] = False,
+    norm: Annotated[str, typer.Option(
+        "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
+        rich_help_panel=MODEL)] = "none",
     compare_acts: Annotated[str | None, typer.Option(
         "--compare", help="Run once per activation, e.g. sigmoid,tanh,relu, side by side.",
-        rich_help_panel="Compare and train")] = None,
+        rich_help_panel=COMPARE)] = None,
     compare_inits: Annotated[str | None, typer.Option(
         "--compare-init", help="Run once per init, e.g. normal,xavier,kaiming, side by side.",
-        rich_help_panel="Compare and train")] = None,
+        rich_help_panel=COMPARE)] = None,
+    compare_archs: Annotated[str | None, typer.Option(
+        "--compare-arch", help="Run once per architecture: plain, residual, layernorm, "
+        "residual-layernorm (e.g. plain,residual,layernorm).", rich_help_panel=COMPARE)] = None,
     steps: Annotated[int, typer.Option("--steps", help="Train with plain SGD for N steps and "
-                                       "track every layer's ‖δ‖.",
-                                       rich_help_panel="Compare and train")] = 0,
+                                       "track every layer's ‖δ‖.", rich_help_panel=COMPARE)] = 0,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
-                                      rich_help_panel="Compare and train")] = 0.1,
+                                      rich_help_panel=COMPARE)] = 0.1,
     bound: Annotated[bool | None, typer.Option(
-        "--bound/--no-bound", help="Check ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ on every layer (one SVD "
-        "per layer) \\[default: when the SVDs take under ~1.5 s].", rich_help_panel=CHECK,
-        show_default=False)] = None,
+        "--bound/--no-bound", help="Check ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ on every layer of a "
+        "plain chain (one SVD per layer) \\[default: when the SVDs take under ~1.5 s].",
+        rich_help_panel=CHECK, show_default=False)] = None,
     tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
                                           "in the JSON (they can be huge).",
                                           rich_help_panel=RUN)] = False,
 ) -> None:
     """A deep chain."""
-    from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES
 
-    def make_spec() -> Spec:
-        positive(depth, "--depth")
-        positive(width, "--width")
-        if depth > MAX_DEPTH:
-            raise PercgradError(f"at most {MAX_DEPTH:,} layers, got {depth:,}", "--depth")
-        if steps < 0:
-            raise PercgradError(f"must be 0 or more, got {steps}", "--steps")
-        if steps and not (lr > 0 and lr < float("inf")):
-            raise PercgradError(f"must be a positive finite number, got {lr!r}", "--lr")
-        if compare_acts is not None and compare_inits is not None:
-            raise PercgradError("give --compare or --compare-init, not both", "--compare")
-        if steps and (compare_acts is not None or compare_inits is not None):
-            raise PercgradError("cannot be combined with --compare or --compare-init", "--steps")
-        fields = common.spec_fields()
-        positive(int(fields["batch"]), "--batch")  # type: ignore[call-overload]
-        extra: dict[str, object] = {
-            "depth": depth, "width": width, "steps": steps, "lr": lr, "tensors": tensors,
-        }
-        return Spec(
-            "vanish", (width,) * (depth + 1), target=parse_numbers(common.target, "--target"),
-            keep_tensors=tensors, bound=bound, extra=extra,
-            **fields,  # type: ignore[arg-type]
+    def request() -> tuple[Spec, tuple[str, list[str]] | None]:
+        from percgrad.api import chain_spec, comparison
+
+        spec = chain_spec(
+            depth=depth, width=width, inputs=inputs, residual=residual, norm=norm, steps=steps,
+            lr=lr, bound=bound, tensors=tensors, **common.options(),
         )
+        return spec, comparison(compare_acts, compare_inits, compare_archs, steps)
 
-    def choices(text: str, allowed: tuple[str, ...], option: str) -> list[str]:
-        items = [item.strip().lower() for item in text.split(",") if item.strip()]
-        if not items:
-            raise PercgradError(f"expected a comma-separated list of {', '.join(allowed)}", option)
-        for item in items:
-            if item not in allowed:
-                raise PercgradError(f"{item!r} is not one of: {', '.join(allowed)}", option)
-        return list(dict.fromkeys(items))
-
-    def compute(spec: Spec, interactive: bool) -> Report:
+    def compute(req: tuple[Spec, tuple[str, list[str]] | None], interactive: bool) -> Report:
+        from percgrad.api import run_chain
         from percgrad.progress import progress_for
-        from percgrad.vanish import compare_runs, run_vanish, train, with_setting
 
-        if compare_acts is not None or compare_inits is not None:
-            if compare_acts is not None:
-                by, values = "activation", choices(compare_acts, ACTIVATION_NAMES, "--compare")
-            else:
-                by, values = "init", choices(compare_inits or "", INIT_NAMES, "--compare-init")
-            specs = [(v, with_setting(spec, **{by: v})) for v in values]
-            with progress_for("finite differences", interactive) as progress:
-                return compare_runs(specs, by, progress)
+        spec, compared = req
         with progress_for("finite differences", interactive) as progress:
-            report, result = run_vanish(spec, progress)
-        if steps:
-            with progress_for(f"training {steps} steps", interactive) as progress:
-                train(result, report, steps, lr, progress)
-        return report
+            return run_chain(spec, compared, progress, interactive)
 
-    _execute(common, make_spec, compute, _renderer("vanish"))
+    _execute(common, request, compute, _renderer("vanish"))
 
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:

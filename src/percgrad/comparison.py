@@ -9,11 +9,12 @@ import torch
 from torch import Tensor
 
 from percgrad.backprop import Gradients
-from percgrad.numeric import NumericGradients, too_steep
+from percgrad.numeric import FastProjections, FullGradients, too_steep
 from percgrad.report import Comparison
+from percgrad.verdict import Mismatch
 
-Pair = tuple[Tensor, Tensor, Tensor | None, bool]
-"""(analytic, reference, entries to leave out or None, is a bias)."""
+Pair = tuple[Tensor, Tensor, Tensor | None, str]
+"""(analytic, reference, entries to leave out or None, the parameter's symbol: W, b, γ, β)."""
 
 
 def frobenius(t: Tensor) -> float:
@@ -25,9 +26,9 @@ def frobenius(t: Tensor) -> float:
     return float(peak * torch.linalg.vector_norm(t / peak))
 
 
-def entry_name(layer: int, index: tuple[int, ...], bias: bool) -> str:
-    prefix = "b" if bias else "W"
-    return f"{prefix}{layer + 1}[{','.join(str(i) for i in index)}]"
+def entry_name(layer: int, index: tuple[int, ...], symbol: str) -> str:
+    """``W2[3,1]``: the parameter's symbol, the 1-based layer, the 0-based entry."""
+    return f"{symbol}{layer + 1}[{','.join(str(i) for i in index)}]"
 
 
 def compare(
@@ -38,7 +39,7 @@ def compare(
     """max |a−b| and max|a−b| / max(max|a|, max|b|, floor) over W (and b); the worst entry."""
     best = Comparison(0.0, 0.0)
     skipped = 0
-    for a, b, mask, is_bias in pairs:
+    for a, b, mask, symbol in pairs:
         a64, b64 = a.detach().to(torch.float64), b.detach().to(b.device, torch.float64)
         diff = (a64 - b64.to(a64.device)).abs()
         if mask is not None:
@@ -57,7 +58,7 @@ def compare(
             best = Comparison(
                 max(max_abs, best.max_abs_diff),
                 rel,
-                entry_name(layer, index, is_bias),
+                entry_name(layer, index, symbol),
                 (float(a64.flatten()[flat]), float(b64.flatten()[flat])),
             )
         else:
@@ -67,12 +68,13 @@ def compare(
 
 
 def masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
-            floor: float, num: NumericGradients) -> tuple[Tensor, int]:
+           floor: float, num: FullGradients) -> tuple[Tensor, int]:
     """Entries to leave out: kinks, and differences that cannot be trusted (their step ladder
     never settled to within the tolerance, or the slope is too steep for any step); and how
     many of the latter."""
-    scale = max(float(a.abs().max()), float(n.abs().max()), floor)
-    unsettled = ((spread > tol * scale) | too_steep(a.to(spread.device), num)) & ~kinks
+    scale = max(float(a.abs().max()), float(n.abs().max()), floor) if a.numel() else floor
+    steep = too_steep(a.to(spread.device), num.steps, num.loss)
+    unsettled = ((spread > tol * scale) | steep) & ~kinks
     return kinks | unsettled.to(kinks.device), int(unsettled.sum())
 
 
@@ -83,59 +85,46 @@ class NumericSide:
     comparison: Comparison
     kinks: int
     unsettled: int
-    weights: Tensor
-    biases: Tensor | None
-    excluded: Tensor
-    """Weight entries left out (kinks and unsettled differences)."""
-    bias_excluded: Tensor | None
+    values: list[Tensor]
+    """The finite differences of each of the layer's parameters."""
+    excluded: list[Tensor]
+    """Entries left out (kinks and unsettled differences), per parameter."""
 
 
 def versus_numeric(
-    num: NumericGradients, grads: Gradients, k: int, tol: float, floor: float
+    num: FullGradients, grads: Gradients, k: int, tol: float, floor: float
 ) -> NumericSide:
-    """Layer k's gradient against the full finite differences, kinks and unsettled
+    """Layer k's gradients against the full finite differences, kinks and unsettled
     differences left out."""
-    assert num.weights is not None and num.biases is not None
-    assert num.weight_kinks is not None and num.bias_kinks is not None
-    assert num.weight_spread is not None and num.bias_spread is not None
-    g_an, gb_an = grads.weights[k], grads.biases[k]
-    g_num, gb_num = num.weights[k], num.biases[k]
-    mask, unsettled = masked(g_an.double(), g_num, num.weight_spread[k], num.weight_kinks[k],
-                              tol, floor, num)
-    pairs: list[Pair] = [(g_an, g_num, mask, False)]
-    kinks = int(num.weight_kinks[k].sum())
-    spread_b, kinks_b = num.bias_spread[k], num.bias_kinks[k]
-    mask_b = None
-    if gb_an is not None and gb_num is not None and spread_b is not None and kinks_b is not None:
-        mask_b, unsettled_b = masked(gb_an.double(), gb_num, spread_b, kinks_b, tol, floor, num)
-        pairs.append((gb_an, gb_num, mask_b, True))
-        kinks += int(kinks_b.sum())
-        unsettled += unsettled_b
-    return NumericSide(compare(k, pairs, floor), kinks, unsettled, g_num, gb_num, mask, mask_b)
+    pairs: list[Pair] = []
+    masks: list[Tensor] = []
+    kinks = unsettled = 0
+    for g_an, g_num, spread, kk, symbol in zip(grads.params[k], num.params[k], num.spread[k],
+                                               num.kinks[k], num.names[k]):
+        mask, bad = masked(g_an.double(), g_num, spread, kk, tol, floor, num)
+        pairs.append((g_an, g_num, mask, symbol))
+        masks.append(mask)
+        kinks += int(kk.sum())
+        unsettled += bad
+    return NumericSide(compare(k, pairs, floor), kinks, unsettled, list(num.params[k]), masks)
 
 
-def rounding_note(num: NumericGradients, analytic64: Gradients | None, k: int, tol: float,
-                  floor: float, dtype: str) -> str:
-    """When the float64 analytic gradient does match: the gap is the dtype's round-off."""
+def float64_match(num: FullGradients, analytic64: Gradients | None, k: int, tol: float,
+                  floor: float) -> float | None:
+    """The float64 analytic gradient's relative error against the finite differences, when it
+    does match (the gap is then the compute dtype's round-off); None otherwise."""
     if analytic64 is None:
-        return ""
+        return None
     cmp64 = versus_numeric(num, analytic64, k, tol, floor).comparison
-    if not cmp64.rel_error <= tol:
-        return ""
-    return (
-        f". The same formula in float64 matches to {cmp64.rel_error:.1e}: the gap is {dtype} "
-        "round-off amplified by this network, not the derivation (try --dtype float64)"
-    )
+    return cmp64.rel_error if cmp64.rel_error <= tol else None
 
 
 def fast_verdict(
-    num: NumericGradients, tol: float, floor: float, dtype: str
-) -> tuple[list[dict[str, float | bool]], float, list[str], int, int]:
+    num: FastProjections, tol: float, floor: float, dtype: str
+) -> tuple[list[dict[str, float | bool]], float, list[Mismatch], int, int]:
     """Each random direction: uᵀ∇ numeric against analytic (and float64 analytic)."""
-    assert num.projections is not None and num.direction_kinks is not None
-    assert num.direction_spread is not None
     directions: list[dict[str, float | bool]] = []
-    failures: list[str] = []
+    failures: list[Mismatch] = []
     worst = 0.0
     kinks = unsettled = 0
     for d in range(num.projections.shape[0]):
@@ -143,9 +132,9 @@ def fast_verdict(
         n_val, a_val, g_val = row[0], row[1], row[2]
         scale = max(abs(a_val), abs(n_val), floor)
         rel = abs(a_val - n_val) / scale
-        kinked = bool(num.direction_kinks[d])
-        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num))
-        rough = not kinked and (steep or not float(num.direction_spread[d]) <= tol * scale)
+        kinked = bool(num.kinks[d])
+        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num.steps, num.loss))
+        rough = not kinked and (steep or not float(num.spread[d]) <= tol * scale)
         directions.append({
             "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
             "kink": kinked, "unsettled": rough,
@@ -156,14 +145,12 @@ def fast_verdict(
             continue
         worst = max(worst, rel)
         if not rel <= tol:
-            note = ""
-            if len(row) > 3 and abs(row[3] - n_val) / max(abs(row[3]), abs(n_val), floor) <= tol:
-                note = (f". In float64 the same formula gives {row[3]:.6g}, which matches: the gap "
-                        f"is {dtype} round-off amplified by this network (try --dtype float64)")
-            failures.append(
-                f"random direction u{d + 1}: uᵀ∇ analytic {a_val:.6g} vs numeric "
-                f"{n_val:.6g} (relative error {rel:.2e} > tolerance {tol:.0e}){note}"
-            )
+            f64 = None
+            if len(row) > 3:
+                rel64 = abs(row[3] - n_val) / max(abs(row[3]), abs(n_val), floor)
+                f64 = rel64 if rel64 <= tol else None
+            failures.append(Mismatch("direction", rel, tol, dtype, analytic=a_val, reference=n_val,
+                                     direction=d + 1, float64_rel_error=f64))
     return directions, worst, failures, kinks, unsettled
 
 

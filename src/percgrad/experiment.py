@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,25 +18,27 @@ from percgrad.comparison import (
     Pair,
     compare,
     fast_verdict,
+    float64_match,
     frobenius,
-    rounding_note,
     versus_numeric,
 )
 from percgrad.device import DTYPES, available_bytes, check_dtype, device_info, resolve_device, synchronize
-from percgrad.functions import Activation, Loss, activation, loss
+from percgrad.functions import Activation
 from percgrad.linalg import AUTO_BUDGET_S, spectral_norms, svd_seconds
 from percgrad.memory import guard
 from percgrad.net import Net, build_net
-from percgrad.numeric import NumericGradients, fast_gradients, full_gradients
+from percgrad.numeric import FastProjections, FullGradients, NumericResult, fast_gradients, full_gradients
 from percgrad.report import (
     CheckReport,
     Comparison,
     LayerReport,
     OutputReport,
+    ParamReport,
     Report,
     Triple,
 )
 from percgrad.spec import Spec
+from percgrad.verdict import Mismatch, Notice
 
 SATURATION = 0.1
 """A unit is saturated when |φ′(a)| is below this fraction of sup |φ′|."""
@@ -50,16 +53,19 @@ class Run:
 
     spec: Spec
     net: Net
-    act: Activation
-    loss: Loss
     fwd: Forward
     analytic: Gradients
     autograd: Gradients
-    numeric: NumericGradients | None
+    numeric: NumericResult | None
     device: torch.device
     analytic64: Gradients | None = None
     """The analytic gradient recomputed in float64 (when the check ran in another dtype): it
     tells a wrong derivation from float32 round-off amplified by the network."""
+
+    @property
+    def act(self) -> Activation:
+        """φ of the output layer (every layer's, in the nets percgrad builds)."""
+        return self.net.layers[-1].act
 
 
 def to_numpy(t: Tensor | None) -> np.ndarray | None:
@@ -72,10 +78,12 @@ def _mask_numpy(t: Tensor | None) -> np.ndarray | None:
 
 
 def _first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
-    for k, (a, h) in enumerate(zip(fwd.pre, fwd.post)):
-        if not bool(torch.isfinite(a).all()):
+    for k, tr in enumerate(fwd.traces):
+        if not bool(torch.isfinite(tr.a).all()):
             return f"layer {k + 1} pre-activation a{k + 1}"
-        if not bool(torch.isfinite(h).all()):
+        if tr.z is not tr.a and not bool(torch.isfinite(tr.z).all()):
+            return f"layer {k + 1} normalised pre-activation z{k + 1}"
+        if not bool(torch.isfinite(tr.out).all()):
             return f"layer {k + 1} output h{k + 1}"
     if not bool(torch.isfinite(fwd.loss)):
         return "the loss"
@@ -102,33 +110,28 @@ def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str
     dtype = DTYPES[spec.dtype]
     check_dtype(device, dtype)
     guard(spec, available_bytes(device), spec.max_memory, str(device),
-          training=bool(spec.extra.get("steps")))
-    act, lossf = activation(spec.activation), loss(spec.loss)
+          training=bool(spec.chain and spec.chain.steps))
     net = build_net(spec, device, dtype)
-    fwd, t_fwd = _timed(device, lambda: forward(net, act, lossf))
-    analytic, t_an = _timed(device, lambda: analytic_backward(net, fwd, act, lossf))
-    auto_result, t_ag = _timed(device, lambda: autograd_backward(net, act, lossf))
+    fwd, t_fwd = _timed(device, lambda: forward(net))
+    analytic, t_an = _timed(device, lambda: analytic_backward(net, fwd))
+    auto_result, t_ag = _timed(device, lambda: autograd_backward(net))
     autograd = auto_result[0]
     method = spec.resolved_check()
-    numeric: NumericGradients | None = None
+    numeric: NumericResult | None = None
     analytic64: Gradients | None = None
     t_num = 0.0
     if method != "off" and _first_nonfinite(fwd, [analytic, autograd]) is None:
         net64 = net.to(device, torch.float64)
         if dtype != torch.float64:
-            analytic64 = analytic_backward(net64, forward(net64, act, lossf), act, lossf)
+            analytic64 = analytic_backward(net64, forward(net64))
         compared = [analytic, autograd] + ([analytic64] if analytic64 is not None else [])
         if method == "full":
-            numeric, t_num = _timed(
-                device, lambda: full_gradients(net64, act, lossf, progress=progress)
-            )
+            numeric, t_num = _timed(device, lambda: full_gradients(net64, progress=progress))
         else:
-            numeric, t_num = _timed(
-                device, lambda: fast_gradients(net64, act, lossf, compared, seed=spec.seed)
-            )
+            numeric, t_num = _timed(device, lambda: fast_gradients(net64, compared, seed=spec.seed))
         del net64
     timing = {"forward_s": t_fwd, "analytic_s": t_an, "autograd_s": t_ag, "numeric_s": t_num}
-    run = Run(spec, net, act, lossf, fwd, analytic, autograd, numeric, device, analytic64)
+    run = Run(spec, net, fwd, analytic, autograd, numeric, device, analytic64)
     return run, timing
 
 
@@ -151,8 +154,17 @@ def _settings(spec: Spec, device: torch.device, method: str, tol: float) -> dict
         "target": list(spec.target),
         "x_given": spec.x is not None,
         "w_given": spec.w is not None,
-        **spec.extra,
+        "residual": spec.residual,
+        "norm": spec.norm,
+        "arch": spec.arch,
+        **({} if spec.chain is None else dataclasses.asdict(spec.chain)),
     }
+
+
+def _triple(keep: bool, an: Tensor, ag: Tensor, nu: Tensor | None, excluded: Tensor | None) -> Triple:
+    if not keep:
+        return Triple(None, None, None, None)
+    return Triple(to_numpy(an), to_numpy(ag), to_numpy(nu), _mask_numpy(excluded))
 
 
 def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport]:
@@ -163,36 +175,36 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
     num_floor = 0.0 if num is None else num.noise / tol
     keep = spec.keep_tensors
     layers: list[LayerReport] = []
-    failures: list[str] = []
+    failures: list[Mismatch] = []
     worst = 0.0
     kinks_total = unresolved_total = 0
     depth = net.depth
     delta_norms = [frobenius(d) for d in run.autograd.deltas]
+    plain = spec.arch == "plain"
     shapes = [tuple(w.shape) for w in net.weights[1:]]
-    with_bound = spec.bound if spec.bound is not None else svd_seconds(shapes) <= AUTO_BUDGET_S  # type: ignore[arg-type]
+    with_bound = plain and (spec.bound if spec.bound is not None
+                            else svd_seconds(shapes) <= AUTO_BUDGET_S)  # type: ignore[arg-type]
     norms2 = spectral_norms(net.weights[1:]) if with_bound and depth > 1 else []
-    for k in range(depth):
-        w, b = net.weights[k], net.biases[k]
-        g_an, g_ag = run.analytic.weights[k], run.autograd.weights[k]
-        gb_an, gb_ag = run.analytic.biases[k], run.autograd.biases[k]
-        pairs: list[Pair] = [(g_an, g_ag, None, False)]
-        if gb_an is not None and gb_ag is not None:
-            pairs.append((gb_an, gb_ag, None, True))
+    for k, layer_obj in enumerate(net.layers):
+        names = layer_obj.names
+        g_an_all, g_ag_all = run.analytic.params[k], run.autograd.params[k]
+        pairs: list[Pair] = [(an, ag, None, sym) for an, ag, sym in zip(g_an_all, g_ag_all, names)]
         vs_ag = compare(k, pairs, ag_floor)
         vs_num: Comparison | None = None
-        g_num = gb_num = excluded = b_excluded = None
+        nu_all: list[Tensor | None] = [None] * len(names)
+        ex_all: list[Tensor | None] = [None] * len(names)
         kinks = unresolved = 0
-        if num is not None and num.method == "full":
+        if isinstance(num, FullGradients):
             side = versus_numeric(num, run.analytic, k, tol, num_floor)
             vs_num, kinks, unresolved = side.comparison, side.kinks, side.unsettled
-            g_num, gb_num, excluded, b_excluded = (side.weights, side.biases, side.excluded,
-                                                   side.bias_excluded)
+            nu_all, ex_all = list(side.values), list(side.excluded)
             kinks_total += kinks
             unresolved_total += unresolved
-        dphi = run.act.derivative(run.fwd.pre[k], run.fwd.post[k]).abs()
+        tr = run.fwd.traces[k]
+        dphi = layer_obj.act.derivative(tr.z, layer_obj.act.value(tr.z) if layer_obj.skips else tr.out).abs()
         finite = all(
             bool(torch.isfinite(t).all())
-            for t in (run.fwd.pre[k], run.fwd.post[k], g_an, g_ag, run.autograd.deltas[k])
+            for t in (tr.a, tr.out, *g_an_all, *g_ag_all, run.autograd.deltas[k])
         )
         measured = bound = None
         holds = None
@@ -201,41 +213,41 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             if d_next > 0:
                 measured = (delta_norms[k] / d_next) ** 2  # squaring first underflows below 1e-154
             if norms2:
-                bound = run.act.dphi_sup * norms2[k] * d_next
+                bound = layer_obj.act.dphi_sup * norms2[k] * d_next
                 slack = 1.0 + 1e3 * info.eps
                 holds = bool(delta_norms[k] <= bound * slack + info.tiny) if finite else None
+        triples = [_triple(keep, an, ag, nu, ex)
+                   for an, ag, nu, ex in zip(g_an_all, g_ag_all, nu_all, ex_all)]
+        bias_at = layer_obj.index("b")
+        others = [
+            ParamReport(f"{sym}{k + 1}", to_numpy(p) if keep else None, triples[i])
+            for i, (sym, p) in enumerate(zip(names, layer_obj.params)) if sym not in ("W", "b")
+        ]
+        g_num = nu_all[0]
         layer = LayerReport(
             name=f"W{k + 1}",
-            shape=(int(w.shape[0]), int(w.shape[1])),
-            weight=to_numpy(w) if keep else None,
-            bias=to_numpy(b) if keep else None,
-            grad=Triple(
-                to_numpy(g_an) if keep else None,
-                to_numpy(g_ag) if keep else None,
-                to_numpy(g_num) if keep else None,
-                _mask_numpy(excluded) if keep else None,
-            ),
-            bias_grad=None if b is None else Triple(
-                to_numpy(gb_an) if keep else None,
-                to_numpy(gb_ag) if keep else None,
-                to_numpy(gb_num) if keep else None,
-                _mask_numpy(b_excluded) if keep else None,
-            ),
-            weight_norm=frobenius(w),
-            grad_norm=frobenius(g_ag),
-            grad_norm_analytic=frobenius(g_an),
+            shape=layer_obj.shape,
+            weight=to_numpy(layer_obj.weight) if keep else None,
+            bias=to_numpy(layer_obj.bias) if keep and layer_obj.bias is not None else None,
+            grad=triples[0],
+            bias_grad=None if bias_at is None else triples[bias_at],
+            weight_norm=frobenius(layer_obj.weight),
+            grad_norm=frobenius(g_ag_all[0]),
+            grad_norm_analytic=frobenius(g_an_all[0]),
             grad_norm_numeric=None if g_num is None else frobenius(g_num),
             delta_norm=delta_norms[k],
             vs_autograd=vs_ag,
             vs_numeric=vs_num,
             mean_abs_dphi=float(dphi.double().mean()),
-            saturated=float((dphi < SATURATION * run.act.dphi_sup).double().mean()),
+            saturated=float((dphi < SATURATION * layer_obj.act.dphi_sup).double().mean()),
             finite=finite,
             kinks=kinks,
             unresolved=unresolved,
             measured_factor=measured,
             bound=bound,
             bound_holds=holds,
+            kind=layer_obj.kind,
+            others=others,
         )
         layers.append(layer)
         for label, cmp in (("autograd", vs_ag), ("numeric", vs_num)):
@@ -244,16 +256,14 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
             worst = max(worst, cmp.rel_error)
             if not cmp.rel_error <= tol:
                 a_val, r_val = cmp.worst_values or (float("nan"), float("nan"))
-                failures.append(
-                    f"{layer.name}: analytic and {label} disagree most at {cmp.worst}: "
-                    f"analytic {a_val:.6g} vs {label} {r_val:.6g} "
-                    f"(relative error {cmp.rel_error:.2e} > tolerance {tol:.0e})"
-                    + (rounding_note(num, run.analytic64, k, tol, num_floor, spec.dtype)
-                       if label == "numeric" and num is not None else "")
-                )
+                f64 = None
+                if label == "numeric" and isinstance(num, FullGradients):
+                    f64 = float64_match(num, run.analytic64, k, tol, num_floor)
+                failures.append(Mismatch(label, cmp.rel_error, tol, spec.dtype, k + 1, cmp.worst,
+                                         a_val, r_val, float64_rel_error=f64))
     method = spec.resolved_check()
     directions = None
-    if num is not None and num.method == "fast":
+    if isinstance(num, FastProjections):
         directions, d_worst, d_failures, d_kinks, d_unresolved = fast_verdict(
             num, tol, num_floor, spec.dtype
         )
@@ -292,46 +302,35 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
     method = spec.resolved_check()
     layers, check = _layer_reports(run, tol)
     bad = _first_nonfinite(run.fwd, [run.analytic, run.autograd])
-    warnings: list[str] = []
+    warnings: list[Notice] = []
+    plain_first = [k + 1 for k in range(spec.depth) if spec.residual and not spec.residual_at(k)]
+    if plain_first:
+        warnings.append(Notice("first-layer-plain", layers=tuple(plain_first)))
     if bad is not None:
         check.passed = None
         check.max_rel_error = None
         check.failures = []
-        hint = ("--dtype float64 or a smaller --gain" if spec.dtype == "float32"
-                else "a smaller --gain or a shallower net")
-        warnings.append(
-            f"non-finite values (overflow or NaN) first appear in {bad}; the gradient check "
-            f"does not apply. Try {hint}."
-        )
+        warnings.append(Notice("nonfinite", where=bad, dtype=spec.dtype))
     underflow = _first_underflow(layers)
     if underflow is not None:
-        tiny = torch.finfo(DTYPES[spec.dtype]).smallest_normal * torch.finfo(DTYPES[spec.dtype]).eps
+        fi = torch.finfo(DTYPES[spec.dtype])
         for layer in layers[:underflow]:
             layer.underflow = True
-        hint = " (--dtype float64 reaches about 1e-308)" if spec.dtype == "float32" else ""
-        warnings.append(
-            f"δ underflows to exactly 0 in layers 1–{underflow}: "
-            f"{spec.dtype} holds no magnitude below about {tiny:.0e}{hint}."
-        )
+        warnings.append(Notice("underflow", layers=tuple(range(1, underflow + 1)), dtype=spec.dtype,
+                               value=fi.smallest_normal * fi.eps))
     if check.unresolved:
-        warnings.append(
-            f"{check.unresolved} finite difference(s) could not be trusted and were left out of "
-            "the check: they never settled across the step sizes tried (a loss too rough at that "
-            "scale, or a change below the round-off), or the slope is too steep for any step."
-        )
+        warnings.append(Notice("unsettled", count=check.unresolved))
     if check.kinks:
-        warnings.append(
-            f"{check.kinks} finite difference(s) straddled the kink of {spec.activation} at 0 "
-            "and were left out of the check."
-        )
+        warnings.append(Notice("kinks", count=check.kinks, activation=spec.activation))
     keep = spec.keep_tensors
     out = None
     if keep:
-        a_l, o = run.fwd.pre[-1], run.fwd.post[-1]
+        last = run.fwd.traces[-1]
+        act = run.net.layers[-1].act
         out = OutputReport(
-            pre=to_numpy(a_l),  # type: ignore[arg-type]
-            dE_do=to_numpy(run.loss.grad_output(o, run.net.t)),  # type: ignore[arg-type]
-            do_da=to_numpy(run.act.derivative(a_l, o)),  # type: ignore[arg-type]
+            pre=to_numpy(last.z),  # type: ignore[arg-type]
+            dE_do=to_numpy(run.net.loss.grad_output(last.out, run.net.t)),  # type: ignore[arg-type]
+            do_da=to_numpy(act.derivative(last.z, act.value(last.z))),  # type: ignore[arg-type]
             delta=to_numpy(run.analytic.deltas[-1]),  # type: ignore[arg-type]
         )
     return Report(

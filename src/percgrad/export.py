@@ -32,7 +32,7 @@ def save_console(console: Any, path: Path) -> None:
 def _series(report: Report) -> list[tuple[str, list[float], list[float]]]:
     """(label, ‖∂E/∂W_k‖, ‖δ_k‖) per run: one, or one per compared setting."""
     if report.runs:
-        reports = [(str(r.extra.get("label", i + 1)), r) for i, r in enumerate(report.runs)]
+        reports = [(str(r.label or i + 1), r) for i, r in enumerate(report.runs)]
     else:
         reports = [(str(report.settings["activation"]), report)]
     return [
@@ -63,7 +63,7 @@ def save_plot(report: Report, path: Path) -> None:
     ax.set_xlabel("layer (1 = input side)")
     ax.set_ylabel("gradient magnitude")
     s = report.runs[0].settings if report.runs else report.settings
-    by = report.extra.get("compare", {}).get("by")
+    by = report.compare.by if report.compare is not None else None
     what = f"compared by {by}" if by else f"{s['activation']}, init {s['init']}"
     ax.set_title(f"percgrad {report.command}: {what}, gain {s['gain']:g}")
     ax.grid(True, which="both", alpha=0.3)

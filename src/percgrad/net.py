@@ -8,34 +8,41 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from percgrad.catalog import ACTIVATIONS
+from percgrad.functions import Loss, activation, loss
+from percgrad.layers import Dense, Layer, LayerNorm, Residual
 from percgrad.spec import Spec
-
-KAIMING_GAINS = {
-    "sigmoid": 1.0,
-    "tanh": 5.0 / 3.0,
-    "relu": math.sqrt(2.0),
-    "leaky-relu": math.sqrt(2.0 / (1.0 + 0.01**2)),
-    # calculate_gain has no entry for GELU; its positive half behaves like ReLU.
-    "gelu": math.sqrt(2.0),
-    "identity": 1.0,
-}
 
 
 @dataclass
 class Net:
-    """A perceptron's tensors: weights (out, in) from the input side, biases, input and target."""
+    """A network: its layers from the input side, its loss, its input and its target."""
 
-    weights: list[Tensor]
-    biases: list[Tensor | None]
+    layers: list[Layer]
     x: Tensor
     """Inputs, shape (batch, inputs)."""
     t: Tensor
     """Targets, shape (batch, outputs)."""
+    loss: Loss
 
     @property
     def depth(self) -> int:
         """Number of layers."""
-        return len(self.weights)
+        return len(self.layers)
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """W_k of every layer."""
+        return [layer.weight for layer in self.layers]
+
+    @property
+    def biases(self) -> list[Tensor | None]:
+        """b_k of every layer (None where a layer has none)."""
+        return [layer.bias for layer in self.layers]
+
+    def parameters(self) -> list[Tensor]:
+        """Every parameter tensor, layer by layer, in each layer's order (W, b, …)."""
+        return [p for layer in self.layers for p in layer.params]
 
     def to(self, device: torch.device | str, dtype: torch.dtype) -> Net:
         """A copy on ``device`` in ``dtype`` (values copied, never shared)."""
@@ -43,12 +50,8 @@ class Net:
         def move(t: Tensor) -> Tensor:
             return t.detach().to(device=device, dtype=dtype, copy=True)
 
-        return Net(
-            [move(w) for w in self.weights],
-            [None if b is None else move(b) for b in self.biases],
-            move(self.x),
-            move(self.t),
-        )
+        layers = [layer.with_params([move(p) for p in layer.params]) for layer in self.layers]
+        return Net(layers, move(self.x), move(self.t), self.loss)
 
 
 def weight_std(init: str, gain: float, activation: str, fan_in: int, fan_out: int) -> float:
@@ -60,7 +63,7 @@ def weight_std(init: str, gain: float, activation: str, fan_in: int, fan_out: in
     if init == "xavier":
         return gain * math.sqrt(2.0 / (fan_in + fan_out))
     if init == "kaiming":
-        return gain * KAIMING_GAINS[activation] / math.sqrt(fan_in)
+        return gain * ACTIVATIONS[activation].kaiming_gain / math.sqrt(fan_in)
     if init == "orthogonal":
         return gain / math.sqrt(max(fan_in, fan_out))
     raise ValueError(init)
@@ -128,15 +131,23 @@ def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype
         x = torch.tensor(spec.x, dtype=torch.float64)
     else:
         x = torch.randn((spec.batch, n_in), generator=gen, dtype=torch.float64)
-    weights: list[Tensor] = []
-    biases: list[Tensor | None] = []
+    act = activation(spec.activation)
+    layers: list[Layer] = []
     buffers: dict[tuple[int, ...], Tensor] = {}
-    for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):
-        weights.append(place(_weight(spec, fan_in, fan_out, gen, buffers)))
+    for k, (fan_in, fan_out) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:])):
+        w = place(_weight(spec, fan_in, fan_out, gen, buffers))
+        if k == 0 and spec.w is not None:
+            w = place(torch.tensor([spec.w], dtype=torch.float64))
         b = _bias(spec, fan_in, fan_out, gen)
-        biases.append(None if b is None else place(b))
-    if spec.w is not None:
-        weights[0] = place(torch.tensor([spec.w], dtype=torch.float64))
+        params = [w] + ([] if b is None else [place(b)])
+        names = ["W"] + ([] if b is None else ["b"])
+        layer: Layer
+        if spec.norm == "layer":
+            ones = torch.ones(fan_out, device=device, dtype=dtype)
+            layer = LayerNorm(act, [*params, ones, torch.zeros_like(ones)], [*names, "γ", "β"])
+        else:
+            layer = Dense(act, params, names)
+        layers.append(Residual(layer) if spec.residual_at(k) else layer)
     target = torch.tensor(spec.target, dtype=torch.float64)
     t = target.expand(spec.batch, n_out).clone()
-    return Net(weights, biases, place(x), place(t))
+    return Net(layers, place(x), place(t), loss(spec.loss))

@@ -1,14 +1,17 @@
-"""Central finite differences in float64: every entry (full), or random directions (fast).
+"""Central finite differences in float64 over a network's flat parameter vector: every entry
+(full), or random directions (fast), through the network's loss, as gradcheck does.
 
-Both perturb many parameters at once: each perturbation is one row of a batched forward pass
-that starts at the earliest layer it touches, so a check costs a few batched passes, not two
-full passes per parameter. Every difference is taken at a ladder of step sizes and read off
-the plateau where neighbouring steps agree best: a fixed step fails both on tiny gradients
-(round-off) and on rough, exploding nets (truncation).
+Both evaluate many perturbed copies of the network at once, as rows of one stacked forward
+pass that starts at the earliest layer a chunk touches; how a layer moves its output when its
+parameters move is the layer's business (``Layer.perturbed`` and ``Layer.directed``: a generic
+copy of the parameters per row, or a layer's own cheaper path). Every difference is taken at a
+ladder of step sizes and read off the plateau where neighbouring steps agree best: a fixed step
+fails both on tiny gradients (round-off) and on rough, exploding nets (truncation).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -16,11 +19,13 @@ import torch
 from torch import Tensor
 
 from percgrad.backprop import Forward, Gradients, forward
-from percgrad.functions import Activation, Loss
+from percgrad.layers import Direction, Edit, Layer, Trace
 from percgrad.net import Net
 
 STEPS = (1e-4, 1e-5, 1e-6, 1e-7, 1e-8)
 """Step sizes ε of the central difference, largest first (gradcheck uses 1e-6)."""
+FAST_STEPS = (1e-4, 1e-5, 1e-6, 1e-7)
+"""uᵀ∇ along a random unit vector shrinks like ‖∇‖/√N, so the largest step matters here."""
 REFERENCE_STEP = 1e-6
 NOISE_ULPS = 64.0
 """Round-off of one loss evaluation, in units of float64 epsilon times |E|."""
@@ -32,34 +37,52 @@ Progress = Callable[[int, int], None]
 
 
 @dataclass
-class NumericGradients:
-    """Finite-difference results; ``full`` fills the matrices, ``fast`` the projections."""
+class FullGradients:
+    """The full check: a finite difference for every parameter entry, per layer and parameter."""
 
-    method: str
     steps: tuple[float, ...]
     loss: float
     """E at the unperturbed parameters (float64)."""
     noise: float
     """Round-off of one difference at the reference step ε = 1e-6 (its resolution)."""
-    weights: list[Tensor] | None = None
-    biases: list[Tensor | None] | None = None
-    weight_spread: list[Tensor] | None = None
-    """|D(ε_i) − D(ε_i+1)| at the plateau: how far the finite difference can be trusted."""
-    bias_spread: list[Tensor | None] | None = None
-    weight_kinks: list[Tensor] | None = None
+    params: list[list[Tensor]]
+    spread: list[list[Tensor]]
+    """|D(ε_i) − D(ε_i+1)| at the plateau: how far each finite difference can be trusted."""
+    kinks: list[list[Tensor]]
     """True where the ±ε runs saw a ReLU-type kink flip: the difference is then not a derivative."""
-    bias_kinks: list[Tensor | None] | None = None
-    projections: Tensor | None = None
-    """fast: rows are directions u; columns are uᵀ∇ numeric, then uᵀg for each gradient given."""
-    direction_spread: Tensor | None = None
-    direction_kinks: Tensor | None = None
+    names: list[tuple[str, ...]]
+
+    method = "full"
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """The finite differences of every W_k."""
+        return [p[0] for p in self.params]
+
+
+@dataclass
+class FastProjections:
+    """The fast check: uᵀ∇ along a few random unit directions u."""
+
+    steps: tuple[float, ...]
+    loss: float
+    noise: float
+    projections: Tensor
+    """Rows are directions u; columns are uᵀ∇ numeric, then uᵀg for each gradient compared."""
+    spread: Tensor
+    kinks: Tensor
+
+    method = "fast"
+
+
+NumericResult = FullGradients | FastProjections
 
 
 @dataclass
 class _Segment:
-    """A run of perturbed parameters of one layer, in rows [row, row + count) of a chunk."""
+    """A run of perturbed entries of one parameter group, in rows [row, row + count) of a chunk."""
 
-    layer: int
+    group: int
     start: int
     count: int
     row: int
@@ -86,19 +109,15 @@ def plateau(
     return torch.where(kinked, raw, value), spread, kinked
 
 
-def _param_counts(net: Net) -> list[int]:
-    return [w.numel() + (0 if b is None else b.numel()) for w, b in zip(net.weights, net.biases)]
-
-
 def _chunks(counts: list[int], per_chunk: int) -> Iterator[list[_Segment]]:
-    """Split every layer's units into chunks of at most ``per_chunk``, layers in order."""
+    """Split every group's entries into chunks of at most ``per_chunk``, groups in order."""
     chunk: list[_Segment] = []
     used = 0
-    for layer, n in enumerate(counts):
+    for group, n in enumerate(counts):
         start = 0
         while start < n:
             take = min(n - start, per_chunk - used)
-            chunk.append(_Segment(layer, start, take, used))
+            chunk.append(_Segment(group, start, take, used))
             used += take
             start += take
             if used == per_chunk:
@@ -108,212 +127,214 @@ def _chunks(counts: list[int], per_chunk: int) -> Iterator[list[_Segment]]:
         yield chunk
 
 
-def _units_per_chunk(net: Net) -> int:
-    batch = net.x.shape[0]
-    widest = max(max(w.shape) for w in net.weights)
-    per_row = batch * widest * 8 * 4  # a, h and two temporaries, float64
-    return max(1, CHUNK_BYTES // (2 * per_row))
-
-
-Perturb = Callable[[int, _Segment, Tensor, Tensor, Tensor, Tensor, float], None]
-"""(layer, segment, a, h_prev, rows_plus, rows_minus, ε): add ±ε·∂a/∂θ to the rows' a."""
-
-
-def _stacked_affine(h: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    """h Wᵀ (+ b) for a stack h of shape (P, batch, in), as one 2-D matmul (batched matmuls of
-    many tiny matrices are far slower)."""
-    p, batch, n_in = h.shape
-    flat = h.reshape(p * batch, n_in)
-    a = torch.mm(flat, w.t()) if b is None else torch.addmm(b, flat, w.t())
-    return a.view(p, batch, w.shape[0])
-
-
-def _perturbed_losses(
-    net: Net, fwd: Forward, act: Activation, loss: Loss, segments: list[_Segment],
-    perturb: Perturb, eps: float,
-) -> tuple[Tensor, Tensor]:
-    """E at θ+εe and θ−εe for every unit of the chunk, and whether a kink was crossed."""
-    units = sum(s.count for s in segments)
-    rows = 2 * units
-    k0 = segments[0].layer
-    batch = net.x.shape[0]
-    by_layer: dict[int, list[_Segment]] = {}
-    for s in segments:
-        by_layer.setdefault(s.layer, []).append(s)
-    a = fwd.pre[k0].expand(rows, *fwd.pre[k0].shape).clone()
-    h_prev = (net.x if k0 == 0 else fwd.post[k0 - 1]).expand(rows, batch, -1)
-    crossed = torch.zeros(rows, dtype=torch.bool, device=a.device)
-    for j in range(k0, net.depth):
-        if j > k0:
-            a = _stacked_affine(h_prev, net.weights[j], net.biases[j])
-        for s in by_layer.get(j, ()):
-            plus = torch.arange(s.row, s.row + s.count, device=a.device)
-            perturb(j, s, a, h_prev, plus, plus + units, eps)
-        if act.kink:
-            crossed |= ((a > 0) != (fwd.pre[j] > 0)).flatten(1).any(dim=1)
-        h_prev = act.value(a)
-    values = loss.batched(a, h_prev, net.t)
-    return values, crossed
-
-
-def too_steep(slope: Tensor, num: NumericGradients) -> Tensor:
+def too_steep(slope: Tensor, steps: tuple[float, ...], loss: float) -> Tensor:
     """Where a slope is so steep that even the smallest step would move E by more than a tenth
     of max(E, 1): the loss cannot be linear on that scale, so no finite difference can follow
     it (shattered, exploding nets). The 1 keeps a loss near its minimum, where E is tiny but
     smooth, from counting as steep."""
-    return slope.abs() * min(num.steps) > 0.1 * max(abs(num.loss), 1.0)
+    return slope.abs() * min(steps) > 0.1 * max(abs(loss), 1.0)
 
 
-def loss_noise(net: Net, fwd: Forward, act: Activation, loss: Loss) -> float:
-    """Round-off of one evaluation of E: ulps of |E| plus the rounding of the output's
-    pre-activations carried into E, Σ|∂E/∂a_L|·|a_L| (far larger than ulps of E when the
-    output nearly hits its target)."""
-    a = fwd.pre[-1].detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        (g,) = torch.autograd.grad(loss.value(a, act.value(a), net.t), a)
-    carried = float((g.abs() * a.detach().abs()).sum())
-    e = abs(float(fwd.loss))
-    return NOISE_ULPS * torch.finfo(torch.float64).eps * max(e + carried, 1e-300)
+class NetObjective:
+    """A network's loss as a function of its flat parameter vector, evaluated on stacks of
+    perturbed copies through its layers (``fast_paths`` False: the generic copy per row)."""
+
+    def __init__(self, net: Net, fast_paths: bool = True) -> None:
+        self.net = net
+        self.fast_paths = fast_paths
+        self.fwd: Forward = forward(net)
+        self.groups = [(k, p) for k, layer in enumerate(net.layers) for p in range(len(layer.params))]
+        self.shapes = [net.layers[k].params[p].shape for k, p in self.groups]
+        self.counts = [math.prod(s) for s in self.shapes]
+
+    @property
+    def loss(self) -> float:
+        """E at the unperturbed parameters."""
+        return float(self.fwd.loss)
+
+    def noise(self) -> float:
+        """Round-off of one evaluation of E: ulps of |E| plus the rounding of the output's
+        logits carried into E, Σ|∂E/∂z|·|z| (far larger than ulps of E when the output nearly
+        hits its target)."""
+        last = self.fwd.traces[-1]
+        act = self.net.layers[-1].act
+        z = last.z.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            o = (last.out - act.value(last.z)).detach() + act.value(z)  # a skip stays as it is
+            (g,) = torch.autograd.grad(self.net.loss.value(z, o, self.net.t), z)
+        carried = float((g.abs() * z.detach().abs()).sum())
+        return NOISE_ULPS * torch.finfo(torch.float64).eps * max(abs(self.loss) + carried, 1e-300)
+
+    def units_per_chunk(self) -> int:
+        """Perturbed entries per chunk within CHUNK_BYTES (two rows each)."""
+        net = self.net
+        batch = net.x.shape[0]
+        widest = max(max(layer.shape) for layer in net.layers)
+        per_row = batch * widest * 8 * 4  # a, h and two temporaries, float64
+        if not self.fast_paths or not all(layer.fast for layer in net.layers):
+            per_row += max(sum(p.numel() for p in layer.params) for layer in net.layers) * 8
+        return max(1, CHUNK_BYTES // (2 * per_row))
+
+    def _trace(self, layer: Layer, h: Tensor, base: Trace | None, edits: list[Edit],
+               eps: float) -> Trace:
+        if not edits:
+            return layer.trace(h, layer.params)
+        if self.fast_paths:
+            return layer.perturbed(h, base, edits, eps)
+        return Layer.perturbed(layer, h, base, edits, eps)
+
+    def _finish(self, k0: int, h: Tensor,
+                step: Callable[[int, Layer, Tensor], Trace]) -> tuple[Tensor, Tensor]:
+        """Run layers k0… on the stack ``h``; E per row, and whether a row crossed a kink."""
+        crossed = torch.zeros(h.shape[0], dtype=torch.bool, device=h.device)
+        tr = None
+        for j in range(k0, self.net.depth):
+            layer = self.net.layers[j]
+            tr = step(j, layer, h)
+            if layer.act.kink:
+                flipped = (tr.z > 0) != (self.fwd.traces[j].z > 0)
+                crossed |= flipped.flatten(1).any(dim=1)
+            h = tr.out
+        assert tr is not None
+        return self.net.loss.batched(tr.z, tr.out, self.net.t), crossed
+
+    def entry_losses(self, segments: list[_Segment], eps: float) -> tuple[Tensor, Tensor]:
+        """E at θ+εe and θ−εe for every entry of the chunk (plus rows first), and kink flags."""
+        units = sum(s.count for s in segments)
+        dev = self.net.x.device
+        edits: dict[int, list[Edit]] = {}
+        for s in segments:
+            k, p = self.groups[s.group]
+            entries = torch.arange(s.start, s.start + s.count, device=dev)
+            rows = torch.arange(s.row, s.row + s.count, device=dev)
+            edits.setdefault(k, []).append(Edit(p, entries, rows, units))
+        k0 = self.groups[segments[0].group][0]
+        h0 = self.fwd.traces[k0].h
+        h = h0.expand(2 * units, *h0.shape)
+
+        def step(j: int, layer: Layer, h: Tensor) -> Trace:
+            base = self.fwd.traces[j] if j == k0 else None
+            return self._trace(layer, h, base, edits.get(j, []), eps)
+
+        return self._finish(k0, h, step)
+
+    def direction_losses(self, dirs: list[Direction], row_eps: Tensor,
+                         reps: int) -> tuple[Tensor, Tensor]:
+        """E at θ + row_eps[i]·u_(i mod count) for every row i, and kink flags."""
+        x = self.net.x
+        h = x.expand(row_eps.shape[0], *x.shape)
+        by_layer: dict[int, list[Direction]] = {}
+        for (k, _), d in zip(self.groups, dirs):
+            by_layer.setdefault(k, []).append(d)
+
+        def step(j: int, layer: Layer, h: Tensor) -> Trace:
+            if self.fast_paths:
+                return layer.directed(h, by_layer[j], row_eps, reps)
+            return Layer.directed(layer, h, by_layer[j], row_eps, reps)
+
+        return self._finish(0, h, step)
 
 
 def full_gradients(
-    net: Net, act: Activation, loss: Loss, steps: tuple[float, ...] = STEPS,
-    progress: Progress | None = None,
-) -> NumericGradients:
-    """(E(θ+εe_i) − E(θ−εe_i)) / 2ε for every weight and bias entry; ``net`` must be float64."""
-    fwd = forward(net, act, loss)
-    counts = _param_counts(net)
+    net: Net, steps: tuple[float, ...] = STEPS, progress: Progress | None = None,
+    fast_paths: bool = True,
+) -> FullGradients:
+    """(E(θ+εe_i) − E(θ−εe_i)) / 2ε for every parameter entry; ``net`` must be float64."""
+    obj = NetObjective(net, fast_paths)
     dev = net.x.device
-    estimates = [torch.zeros((len(steps), n), dtype=torch.float64, device=dev) for n in counts]
-    crossings = [torch.zeros((len(steps), n), dtype=torch.bool, device=dev) for n in counts]
-
-    def perturb(j: int, s: _Segment, a: Tensor, h_prev: Tensor, plus: Tensor, minus: Tensor,
-                eps: float) -> None:
-        n_out, n_in = net.weights[j].shape
-        local = torch.arange(s.start, s.start + s.count, device=a.device)
-        is_w = local < n_out * n_in
-        lw = local[is_w]
-        if lw.numel():
-            i, col = lw // n_in, lw % n_in
-            step = eps * h_prev[plus[is_w], :, col]  # (units, batch): ∂a_i/∂W_ij = h_j
-            a[plus[is_w], :, i] += step
-            a[minus[is_w], :, i] -= step
-        lb = local[~is_w]
-        if lb.numel():
-            i = lb - n_out * n_in
-            a[plus[~is_w], :, i] += eps
-            a[minus[~is_w], :, i] -= eps
-
-    total = sum(counts) * len(steps)
+    estimates = [torch.zeros((len(steps), n), dtype=torch.float64, device=dev) for n in obj.counts]
+    crossings = [torch.zeros((len(steps), n), dtype=torch.bool, device=dev) for n in obj.counts]
+    total = sum(obj.counts) * len(steps)
     done = 0
-    for chunk in _chunks(counts, _units_per_chunk(net)):
+    for chunk in _chunks(obj.counts, obj.units_per_chunk()):
         for si, eps in enumerate(steps):
-            values, crossed = _perturbed_losses(net, fwd, act, loss, chunk, perturb, eps)
+            values, crossed = obj.entry_losses(chunk, eps)
             units = values.shape[0] // 2
             diff = (values[:units] - values[units:]) / (2 * eps)
             kinked = crossed[:units] | crossed[units:]
             for s in chunk:
                 part = slice(s.start, s.start + s.count)
                 rows = slice(s.row, s.row + s.count)
-                estimates[s.layer][si, part] = diff[rows]
-                crossings[s.layer][si, part] = kinked[rows]
+                estimates[s.group][si, part] = diff[rows]
+                crossings[s.group][si, part] = kinked[rows]
             done += units
             if progress is not None:
                 progress(done, total)
-
-    weights, biases, w_spread, b_spread, w_kinks, b_kinks = [], [], [], [], [], []
-    noise = loss_noise(net, fwd, act, loss)
-    for est, cross, w, b in zip(estimates, crossings, net.weights, net.biases):
-        value, spread, kk = plateau(est, cross, tuple(steps), noise)
-        n_w = w.numel()
-        weights.append(value[:n_w].view_as(w))
-        w_spread.append(spread[:n_w].view_as(w))
-        w_kinks.append(kk[:n_w].view_as(w))
-        biases.append(None if b is None else value[n_w:])
-        b_spread.append(None if b is None else spread[n_w:])
-        b_kinks.append(None if b is None else kk[n_w:])
-    return NumericGradients(
-        "full", tuple(steps), float(fwd.loss), noise / REFERENCE_STEP, weights=weights, biases=biases,
-        weight_spread=w_spread, bias_spread=b_spread, weight_kinks=w_kinks, bias_kinks=b_kinks,
-    )
+    noise = obj.noise()
+    params: list[list[Tensor]] = [[] for _ in net.layers]
+    spread: list[list[Tensor]] = [[] for _ in net.layers]
+    kinks: list[list[Tensor]] = [[] for _ in net.layers]
+    for (k, _), shape, est, cross in zip(obj.groups, obj.shapes, estimates, crossings):
+        value, sp, kk = plateau(est, cross, tuple(steps), noise)
+        params[k].append(value.view(shape))
+        spread[k].append(sp.view(shape))
+        kinks[k].append(kk.view(shape))
+    return FullGradients(tuple(steps), obj.loss, noise / REFERENCE_STEP, params, spread, kinks,
+                         [layer.names for layer in net.layers])
 
 
-def layer_directions(
-    net: Net, layer: int, count: int, seed: int, total: int | None = None
-) -> tuple[Tensor, Tensor, Tensor | None, float]:
-    """Layer ``layer``'s part of ``count`` random unit vectors over all parameters: the weight
-    part is c·r sᵀ (r, s random signs, rank one, so that applying it costs a matrix-vector
-    product), the bias part c·r_b, with c = 1/√N for N parameters in all. Drawn on the CPU from
-    ``seed`` and the layer's index. Returns (r: count×out, s: count×in, r_b or None, c).
-    ``total`` (N) is counted when not given."""
-    total = sum(_param_counts(net)) if total is None else total
-    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + layer)
-    w, b = net.weights[layer], net.biases[layer]
+def directions(shapes: list[torch.Size], count: int, seed: int,
+               device: torch.device | str) -> list[Direction]:
+    """``count`` random unit vectors over all parameters, each parameter's part c·r sᵀ (r, s
+    random signs, rank one, so that applying it costs a matrix-vector product) or c·r for a
+    vector, with c = 1/√N for N parameters in all. Drawn on the CPU from ``seed`` and the
+    parameter's position, so every device sees the same directions."""
+    c = sum(math.prod(s) for s in shapes) ** -0.5
+    out = []
+    for g, shape in enumerate(shapes):
+        gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + g)
 
-    def signs(*shape: int) -> Tensor:
-        r = torch.randint(0, 2, shape, generator=gen, dtype=torch.float64)
-        return (2 * r - 1).to(w.device)
+        def signs(*size: int, gen: torch.Generator = gen) -> Tensor:
+            r = torch.randint(0, 2, size, generator=gen, dtype=torch.float64)
+            return (2 * r - 1).to(device)
 
-    n_out, n_in = w.shape
-    return signs(count, n_out), signs(count, n_in), None if b is None else signs(count, n_out), \
-        total**-0.5
+        if len(shape) >= 2:
+            out.append(Direction(signs(count, shape[0]), signs(count, math.prod(shape[1:])), c))
+        else:
+            out.append(Direction(signs(count, max(1, math.prod(shape))), None, c))
+    return out
 
 
-FAST_STEPS = (1e-4, 1e-5, 1e-6, 1e-7)
-"""uᵀ∇ along a random unit vector shrinks like ‖∇‖/√N, so the largest step matters here."""
+def project(dirs: list[Direction], grads: list[Tensor]) -> Tensor:
+    """uᵀg for every direction, g given per parameter group (in float64)."""
+    total = torch.zeros(dirs[0].r.shape[0], dtype=torch.float64, device=dirs[0].r.device)
+    for d, g in zip(dirs, grads):
+        g64 = g.detach().to(device=total.device, dtype=torch.float64)
+        if d.s is None:
+            total += d.c * (d.r @ g64.reshape(-1))
+        else:
+            total += d.c * ((d.r @ g64.reshape(g64.shape[0], -1)) * d.s).sum(dim=1)
+    return total
+
+
+def flat_groups(grads: Gradients) -> list[Tensor]:
+    """A Gradients' tensors in the parameter order of the network."""
+    return [g for layer in grads.params for g in layer]
 
 
 def fast_gradients(
     net: Net,
-    act: Activation,
-    loss: Loss,
     compare: list[Gradients],
     seed: int,
     count: int = FAST_DIRECTIONS,
     steps: tuple[float, ...] = FAST_STEPS,
-) -> NumericGradients:
+    fast_paths: bool = True,
+) -> FastProjections:
     """(E(θ+εu) − E(θ−εu)) / 2ε for ``count`` random unit vectors u over all parameters, beside
     uᵀg for each gradient in ``compare``; one batched pass of 2·count·len(steps) networks."""
-    fwd = forward(net, act, loss)
+    obj = NetObjective(net, fast_paths)
+    dev = net.x.device
+    dirs = directions(obj.shapes, count, seed, dev)
     n_steps = len(steps)
-    rows = 2 * count * n_steps  # ordered (sign, step, direction)
-    a = fwd.pre[0].expand(rows, *fwd.pre[0].shape).clone()
-    h_prev = net.x.expand(rows, *net.x.shape)
-    crossed = torch.zeros(rows, dtype=torch.bool, device=a.device)
-    ladder = torch.tensor(steps, dtype=torch.float64, device=a.device).repeat_interleave(count)
-    row_eps = torch.cat([ladder, -ladder])
-    table = torch.zeros((count, 1 + len(compare)), dtype=torch.float64, device=a.device)
-    reps = 2 * n_steps
-    total = sum(_param_counts(net))
-    for j in range(net.depth):
-        if j > 0:
-            a = _stacked_affine(h_prev, net.weights[j], net.biases[j])
-        r, s, r_b, c = layer_directions(net, j, count, seed, total)
-        r_rows, s_rows = r.repeat(reps, 1), s.repeat(reps, 1)
-        # (h Uᵀ)_bi = c·r_i·(h·s): a matrix-vector product per row.
-        hs = torch.einsum("pbi,pi->pb", h_prev, s_rows)
-        step = c * hs[:, :, None] * r_rows[:, None, :]
-        if r_b is not None:
-            step += c * r_b.repeat(reps, 1)[:, None, :]
-        a = a + row_eps[:, None, None] * step
-        for col, grads in enumerate(compare):
-            g_w = grads.weights[j].to(torch.float64)
-            table[:, 1 + col] += c * ((r @ g_w) * s).sum(dim=1)
-            g_b = grads.biases[j]
-            if r_b is not None and g_b is not None:
-                table[:, 1 + col] += c * (r_b @ g_b.to(torch.float64))
-        if act.kink:
-            crossed |= ((a > 0) != (fwd.pre[j] > 0)).flatten(1).any(dim=1)
-        h_prev = act.value(a)
-    values = loss.batched(a, h_prev, net.t)
+    ladder = torch.tensor(steps, dtype=torch.float64, device=dev).repeat_interleave(count)
+    row_eps = torch.cat([ladder, -ladder])  # rows ordered (sign, step, direction)
+    values, crossed = obj.direction_losses(dirs, row_eps, 2 * n_steps)
     half = count * n_steps
-    eps = torch.tensor(steps, dtype=torch.float64, device=a.device)[:, None]
+    eps = torch.tensor(steps, dtype=torch.float64, device=dev)[:, None]
     diffs = (values[:half] - values[half:]).view(n_steps, count) / (2 * eps)
-    noise = loss_noise(net, fwd, act, loss)
+    noise = obj.noise()
     crossed_pairs = (crossed[:half] | crossed[half:]).view(n_steps, count)
     value, spread, kinked = plateau(diffs, crossed_pairs, tuple(steps), noise)
-    table[:, 0] = value
-    return NumericGradients(
-        "fast", tuple(steps), float(fwd.loss), noise / REFERENCE_STEP, projections=table.cpu(),
-        direction_spread=spread.cpu(), direction_kinks=kinked.cpu(),
-    )
+    table = torch.stack([value] + [project(dirs, flat_groups(g)) for g in compare], dim=1)
+    return FastProjections(tuple(steps), obj.loss, noise / REFERENCE_STEP, table.cpu(),
+                           spread.cpu(), kinked.cpu())

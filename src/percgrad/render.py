@@ -15,6 +15,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from percgrad import render_text
+from percgrad.catalog import ACTIVATIONS, LOSSES
 from percgrad.report import Comparison, LayerReport, Report
 
 BAR_WIDTH = 24
@@ -25,23 +27,9 @@ EDGE = 3
 """Rows and columns shown at each end of an elided matrix."""
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
-SYMBOL = {"sigmoid": "σ", "tanh": "tanh", "relu": "relu", "leaky-relu": "lrelu",
-          "gelu": "gelu", "identity": "id"}
-DPHI_OF_O = {
-    "sigmoid": "o(1−o)", "tanh": "1−o²", "relu": "[a>0]", "leaky-relu": "(a>0 ? 1 : 0.01)",
-    "gelu": "Φ(a)+a·ϕ(a)", "identity": "1",
-}
-DPHI_OF_H = {
-    "sigmoid": "h{k}⊙(1−h{k})", "tanh": "(1−h{k}²)", "relu": "[a{k}>0]",
-    "leaky-relu": "lrelu′(a{k})", "gelu": "gelu′(a{k})", "identity": "1",
-}
-ACT_FORMULA = {
-    "sigmoid": "σ(a) = 1/(1+e^(−a))", "tanh": "tanh(a)", "relu": "relu(a) = max(0, a)",
-    "leaky-relu": "lrelu(a) = max(0.01·a, a)", "gelu": "gelu(a) = a·Φ(a)", "identity": "id(a) = a",
-}
-LOSS_FORMULA = {
-    "mse": "E = (1/n) Σ (o−t)²", "bce": "E = −(1/n) Σ [t·ln o + (1−t)·ln(1−o)]",
-}
+def symbol(activation: str) -> str:
+    """φ's symbol in formulas (σ, tanh, relu …)."""
+    return ACTIVATIONS[activation].symbol
 
 
 def make_console(record: bool = False, quiet: bool = False) -> Console:
@@ -107,8 +95,8 @@ def header(report: Report, title: str, model: str) -> Panel:
     where = dev["type"] if dev["type"] == "cpu" else s["device"]
     lines = [
         Text.assemble(("model  ", "bold"), model),
-        Text.assemble(("φ      ", "bold"), ACT_FORMULA[s["activation"]]),
-        Text.assemble(("loss   ", "bold"), LOSS_FORMULA[s["loss"]], f"   n = {_n(report)}"),
+        Text.assemble(("φ      ", "bold"), ACTIVATIONS[s["activation"]].formula),
+        Text.assemble(("loss   ", "bold"), LOSSES[s["loss"]].formula, f"   n = {_n(report)}"),
         Text.assemble(
             ("run    ", "bold"),
             f"{where} ({dev['name']}) · {s['dtype']} · seed {s['seed']} · init {s['init']} "
@@ -236,10 +224,10 @@ def _loss_factor(report: Report) -> tuple[str, str]:
     s = report.settings
     n = _n(report)
     scale = "" if n == 1 else f"/{n}"
-    if s["loss"] == "bce":
+    if LOSSES[s["loss"]].cancels_sigmoid:
         return f"(o−t){scale}", f"({{o}}−{{t}}){scale}"
     two = "2" if n == 1 else f"(2/{n})"
-    return f"{two}(o−t)·{DPHI_OF_O[s['activation']]}", f"{two}({{o}}−{{t}})·{{f}}"
+    return f"{two}(o−t)·{ACTIVATIONS[s['activation']].dphi_of_output}", f"{two}({{o}}−{{t}})·{{f}}"
 
 
 def derivation_single(report: Report) -> Panel:
@@ -278,7 +266,7 @@ def derivation_single(report: Report) -> Panel:
 
 def single(report: Report) -> list[RenderableType]:
     """Everything ``percgrad single`` shows."""
-    sym = SYMBOL[report.settings["activation"]]
+    sym = symbol(report.settings["activation"])
     b = " + b" if report.settings["bias"] else ""
     parts: list[RenderableType] = [
         header(report, "one neuron", f"o = {sym}(x·wᵀ{b})   (w: 1×{report.layers[0].shape[1]})"),
@@ -300,7 +288,7 @@ def _body_or_notice(
 
 def _model_formula(report: Report) -> str:
     s = report.settings
-    sym = SYMBOL[s["activation"]]
+    sym = symbol(s["activation"])
     b = "+b{k}" if s["bias"] else ""
     depth = len(report.layers)
     if depth == 1:
@@ -320,11 +308,11 @@ def derivation_multi(report: Report) -> Panel:
     depth = len(report.layers)
     n = _n(report)
     act = s["activation"]
-    sym = SYMBOL[act]
+    sym = symbol(act)
     L = sub(depth)
     lines: list[str] = []
-    dphi_out = DPHI_OF_O[act].replace("o(1−o)", "o ⊙ (1−o)")
-    if s["loss"] == "bce":
+    dphi_out = ACTIVATIONS[act].dphi_of_output.replace("o(1−o)", "o ⊙ (1−o)")
+    if LOSSES[s["loss"]].cancels_sigmoid:
         lines.append(f"δ{L} = ∂E/∂a{L} = (o−t)/{n}          (bce: σ′ cancels)")
     else:
         lines.append(f"δ{L} = ∂E/∂o ⊙ {sym}′(a{L}) = (2/{n})·(o−t) ⊙ {dphi_out}")
@@ -335,7 +323,7 @@ def derivation_multi(report: Report) -> Panel:
         if s["bias"]:
             lines.append(f"∂E/∂b{sub(k)} = Σ_batch δ{sub(k)}")
         if k > 1:
-            dphi = DPHI_OF_H[act].format(k=sub(k - 1))
+            dphi = ACTIVATIONS[act].dphi_of_hidden.format(k=sub(k - 1))
             lines.append(f"δ{sub(k - 1)} = (δ{sub(k)} W{sub(k)}) ⊙ {dphi}")
     if depth == 1 and s["loss"] == "mse" and act == "sigmoid":
         lines.append(
@@ -445,7 +433,8 @@ def verdict(report: Report) -> list[RenderableType]:
     """Warnings, then one line: passed, failed (and where), or not applicable."""
     c = report.check
     s = report.settings
-    parts: list[RenderableType] = [Text(f"⚠ {w}", style="yellow") for w in report.warnings]
+    parts: list[RenderableType] = [Text(f"⚠ {render_text.notice(w)}", style="yellow")
+                                   for w in report.warnings]
     left_out = c.kinks + c.unresolved
     if c.method == "off":
         what = "autograd (finite differences off)"
@@ -470,7 +459,7 @@ def verdict(report: Report) -> list[RenderableType]:
             f"max relative error {num(c.max_rel_error, 2)} > {num(c.tolerance, 1)} ({s['dtype']})",
         ))
         for f in c.failures[:10]:
-            parts.append(Text(f"  • {f}", style="red"))
+            parts.append(Text(f"  • {render_text.mismatch(f)}", style="red"))
     t = report.timing
     if t:
         parts.append(Text(
@@ -494,3 +483,20 @@ def numbers_table(title: str, columns: list[str], left: int = 1) -> Table:
     for i, name in enumerate(columns):
         table.add_column(name, justify="left" if i < left else "right", no_wrap=True)
     return table
+
+
+def renderables(report: Report) -> Group:
+    """Everything the CLI prints for ``report``, as one renderable."""
+    if report.command == "vanish":
+        from percgrad import render_vanish
+
+        return Group(*render_vanish.vanish(report))
+    parts = single(report) if report.command == "single" else multi(report)
+    return Group(*parts)
+
+
+def to_html(report: Report, width: int = 120) -> str:
+    """The same as HTML (a notebook cell's display), rendered at ``width`` columns."""
+    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
+    console.print(renderables(report))
+    return console.export_html(inline_styles=True)

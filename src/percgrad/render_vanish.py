@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from percgrad import render_text
 from percgrad.render import (
-    SYMBOL,
     VANISH_BAR,
     bar_range,
     header,
@@ -21,6 +21,7 @@ from percgrad.render import (
     numbers_table,
     styled_table,
     sub,
+    symbol,
     verdict,
 )
 from percgrad.report import Report
@@ -102,61 +103,60 @@ def _safe_ratio(a: float, b: float) -> float | None:
 
 def vanish_summary(report: Report) -> Panel:
     """Overall decay, the per-layer factor measured and predicted, depth scale, diagnosis."""
-    summ = report.extra["summary"]
-    th = report.extra["theory"]
+    summ, th = report.summary, report.theory
+    assert summ is not None and th is not None
     depth = len(report.layers)
     D = sub(depth)
     lines: list[RenderableType] = [
-        Text(f"decay     ‖∂E/∂W₁‖ / ‖∂E/∂W{D}‖ = {num(summ['grad_decay'], 3)}    "
-             f"‖δ₁‖ / ‖δ{D}‖ = {num(summ['delta_decay'], 3)}"),
-        Text(f"per layer ‖δ_k‖²/‖δ_k+1‖²: measured {num(summ['measured_mean_factor'], 3)} "
-             f"(geometric mean), predicted χ̄ = {num(th['mean_chi'], 3)}"
-             + (f", median measured/predicted {num(summ['median_measured_over_predicted'], 3)}"
-                if summ["median_measured_over_predicted"] is not None else "")),
-        Text(f"theory    σ_w² = {num(th['sigma_w2'], 4)}, σ_b² = {num(th['sigma_b2'], 3)}, "
-             f"q₁ = {num(th['q'][0], 3)} → q{D} = {num(th['q'][-1], 3)}; depth scale −1/ln χ̄ = "
-             f"{num(th['depth_scale'], 3)} layers"),
+        Text(f"decay     ‖∂E/∂W₁‖ / ‖∂E/∂W{D}‖ = {num(summ.grad_decay, 3)}    "
+             f"‖δ₁‖ / ‖δ{D}‖ = {num(summ.delta_decay, 3)}"),
+        Text(f"per layer ‖δ_k‖²/‖δ_k+1‖²: measured {num(summ.measured_mean_factor, 3)} "
+             f"(geometric mean), predicted χ̄ = {num(th.mean_chi, 3)}"
+             + (f", median measured/predicted {num(summ.median_measured_over_predicted, 3)}"
+                if summ.median_measured_over_predicted is not None else "")),
+        Text(f"theory    σ_w² = {num(th.sigma_w2, 4)}, σ_b² = {num(th.sigma_b2, 3)}, "
+             f"q₁ = {num(th.q[0], 3)} → q{D} = {num(th.q[-1], 3)}; depth scale −1/ln χ̄ = "
+             f"{num(th.depth_scale, 3)} layers"),
     ]
-    diag = summ["diagnosis"]
+    diag = summ.diagnosis
     style = {"vanishing": "bold yellow", "exploding": "bold red", "stable": "bold green"}.get(
         diag, "bold")
     lines.append(Text.assemble(("diagnosis ", "bold"), (diag.upper(), style), f": {_why(report)}"))
-    for a in summ["advice"]:
-        lines.append(Text(f"  → {a}", style="dim"))
-    for note in summ["notes"]:
-        lines.append(Text(f"  note: {note}", style="italic dim"))
+    for a in summ.advice:
+        lines.append(Text(f"  → {render_text.advice(a)}", style="dim"))
+    for note in summ.notes:
+        lines.append(Text(f"  note: {render_text.flow_note(note)}", style="italic dim"))
     return Panel(Group(*lines), title="Gradient flow", title_align="left", expand=False)
 
 
 def _why(report: Report) -> str:
-    summ = report.extra["summary"]
-    th = report.extra["theory"]
+    summ, th = report.summary, report.theory
+    assert summ is not None and th is not None
     depth = len(report.layers)
-    chi = summ["measured_mean_factor"] or th["mean_chi"]
+    chi = summ.measured_mean_factor or th.mean_chi
     if chi is None:
         return "a single layer has no factor to measure."
     s = report.settings
     per = f"‖δ‖² is multiplied by about {num(chi, 3)} per layer"
-    if summ["diagnosis"] == "vanishing":
-        decay = summ["grad_decay"]
+    if summ.diagnosis == "vanishing":
+        decay = summ.grad_decay
         size = (f"{num(decay, 2)} × the last's" if decay else
                 f"too small for {s['dtype']} (it underflows to 0)")
         return (f"{per}, so over {depth} layers the first layer's gradient is {size}; "
                 f"{s['activation']} with {s['init']} init starves the early layers.")
-    if summ["diagnosis"] == "exploding":
-        return f"{per}: the early layers' gradients blow up ({num(summ['grad_decay'], 2)} × the last's)."
+    if summ.diagnosis == "exploding":
+        return f"{per}: the early layers' gradients blow up ({num(summ.grad_decay, 2)} × the last's)."
     return f"{per}: the gradient keeps its size through the chain."
 
 
 def history_section(report: Report) -> list[RenderableType]:
     """Loss and every layer's ‖δ‖ over training: a table of sampled steps and a sparkline per layer."""
-    hist = report.extra.get("history")
-    if not hist:
+    hist, train = report.history, report.training
+    if not hist or train is None:
         return []
-    train = report.extra["training"]
-    depth = len(hist[0]["delta_norm"])
+    depth = len(hist[0].delta_norm)
     picks = sorted({0, depth // 2, depth - 1}) if depth > 6 else list(range(depth))
-    table = styled_table(f"Training: {train['steps']} SGD steps, lr {train['lr']:g} "
+    table = styled_table(f"Training: {train.steps} SGD steps, lr {train.lr:g} "
                   "(analytic gradients, checked against autograd)")
     table.add_column("step", justify="right")
     table.add_column("loss", justify="right")
@@ -165,8 +165,8 @@ def history_section(report: Report) -> list[RenderableType]:
     table.add_column("rel. err", justify="right")
     rows = hist if len(hist) <= 8 else [hist[round(i * (len(hist) - 1) / 7)] for i in range(8)]
     for h in rows:
-        table.add_row(str(h["step"]), num(h["loss"], 5),
-                      *[num(h["delta_norm"][k], 3) for k in picks], num(h["rel_error"], 2))
+        table.add_row(str(h.step), num(h.loss, 5),
+                      *[num(h.delta_norm[k], 3) for k in picks], num(h.rel_error, 2))
     spark = styled_table("‖δ_k‖ over training, per layer (log scale, each row its own range)")
     for name, justify in (("layer", "right"), ("first", "right"), ("", "left"), ("last", "right"),
                           ("change", "right")):
@@ -176,7 +176,7 @@ def history_section(report: Report) -> list[RenderableType]:
             spark.add_row("⋮", "", "", "", "")
             continue
         k = row
-        series = [h["delta_norm"][k] for h in hist]
+        series = [h.delta_norm[k] for h in hist]
         spark.add_row(str(k + 1), num(series[0], 3), sparkline(series), num(series[-1], 3),
                       _times(_safe_ratio(series[-1], series[0])))
     return [table, spark]
@@ -187,12 +187,12 @@ def vanish(report: Report) -> list[RenderableType]:
     if report.runs:
         return vanish_compare(report)
     s = report.settings
-    sym = SYMBOL[s["activation"]]
     depth, width = s["depth"], s["width"]
-    b = " + b_k" if s["bias"] else ""
-    model = f"h_k = {sym}(W_k h_k−1{b}), k = 1…{depth}, W_k: {width}×{width}; o = h{sub(depth)}"
+    model = f"{chain_formula(s)}, k = 1…{depth}, W_k: {width}×{width}; o = h{sub(depth)}"
+    what = {"plain": "a chain", "residual": "a residual chain", "layernorm": "a layer-normed chain",
+            "residual-layernorm": "a residual, layer-normed chain"}[s["arch"]]
     parts: list[RenderableType] = [
-        header(report, f"a chain of {depth} layer(s) of width {width}", model),
+        header(report, f"{what} of {depth} layer(s) of width {width}", model),
         vanish_table(report),
         vanish_summary(report),
     ]
@@ -201,10 +201,22 @@ def vanish(report: Report) -> list[RenderableType]:
     return parts
 
 
+def chain_formula(s: dict[str, object], sym: str | None = None) -> str:
+    """h_k in terms of h_k−1 for the chain's architecture."""
+    sym = sym or symbol(str(s["activation"]))
+    b = " + b_k" if s["bias"] else ""
+    inner = f"W_k h_k−1{b}"
+    if s["norm"] == "layer":
+        inner = f"LN({inner})"
+    step = f"{sym}({inner})"
+    return f"h_k = h_k−1 + {step}" if s["residual"] else f"h_k = {step}"
+
+
 def vanish_compare(report: Report) -> list[RenderableType]:
     """Several runs of the same chain side by side: per-layer magnitudes and a shared-scale chart."""
     runs = report.runs
-    by = report.extra["compare"]["by"]
+    assert report.compare is not None
+    by = report.compare.by
     first = runs[0]
     s = first.settings
     depth = len(first.layers)
@@ -214,9 +226,9 @@ def vanish_compare(report: Report) -> list[RenderableType]:
                   f"{num(low, 1)} … {num(high, 2)})")
     table.add_column("layer", justify="right")
     for r in runs:
-        table.add_column(str(r.extra["label"]), justify="right")
+        table.add_column(str(r.label), justify="right")
     for r in runs:
-        table.add_column(str(r.extra["label"]), no_wrap=True)
+        table.add_column(str(r.label), no_wrap=True)
     for k in _layer_rows(depth):
         if k is None:
             table.add_row("⋮", *["⋮"] * (2 * len(runs)))
@@ -228,15 +240,20 @@ def vanish_compare(report: Report) -> list[RenderableType]:
     for name in (by, "first/last ‖∂E/∂W‖", "measured factor", "predicted χ̄", "diagnosis", "check"):
         summary.add_column(name, justify="left" if name in (by, "diagnosis", "check") else "right")
     for r in runs:
-        sm, th = r.extra["summary"], r.extra["theory"]
+        sm, th = r.summary, r.theory
+        assert sm is not None and th is not None
         status = {True: "[green]pass[/]", False: "[red]fail[/]", None: "n/a"}[r.check.passed]
-        summary.add_row(str(r.extra["label"]), num(sm["grad_decay"], 3),
-                        num(sm["measured_mean_factor"], 3), num(th["mean_chi"], 3),
-                        sm["diagnosis"], status)
+        summary.add_row(str(r.label), num(sm.grad_decay, 3),
+                        num(sm.measured_mean_factor, 3), num(th.mean_chi, 3),
+                        sm.diagnosis, status)
     title = f"{depth} layers of width {s['width']}, compared by {by}"
-    model = f"h_k = φ(W_k h_k−1), φ ∈ {{{', '.join(str(r.extra['label']) for r in runs)}}}" \
-        if by == "activation" else f"h_k = {SYMBOL[s['activation']]}(W_k h_k−1), init ∈ " \
-        f"{{{', '.join(str(r.extra['label']) for r in runs)}}}"
+    labels = ", ".join(str(r.label) for r in runs)
+    if by == "activation":
+        model = f"{chain_formula(s, 'φ')}, φ ∈ {{{labels}}}"
+    elif by == "init":
+        model = f"{chain_formula(s)}, init ∈ {{{labels}}}"
+    else:
+        model = f"{' | '.join(chain_formula(r.settings) for r in runs)}"
     head_report = runs[0]
     parts: list[RenderableType] = [header(head_report, title, model), table, summary]
     parts += verdict(report)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from percgrad import render_text
+from percgrad.verdict import Advice, Mismatch, Notice
 
 SCHEMA = 1
 
@@ -38,6 +42,16 @@ class Comparison:
 
 
 @dataclass
+class ParamReport:
+    """A parameter beyond W and b (layer norm's γ and β): its values and its three gradients."""
+
+    name: str
+    """γ3, β3: the symbol and the 1-based layer."""
+    value: np.ndarray | None
+    grad: Triple
+
+
+@dataclass
 class LayerReport:
     """One layer: its weights, its three gradients and their magnitudes."""
 
@@ -58,7 +72,7 @@ class LayerReport:
     vs_numeric: Comparison | None
     mean_abs_dphi: float
     saturated: float
-    """Fraction of units whose |φ′(a)| is below 10% of its maximum."""
+    """Fraction of units whose |φ′| is below 10% of its maximum."""
     finite: bool = True
     underflow: bool = False
     """True where δ underflowed to exactly 0 (this layer or one above it)."""
@@ -69,6 +83,10 @@ class LayerReport:
     predicted_factor: float | None = None
     bound: float | None = None
     bound_holds: bool | None = None
+    kind: str = "dense"
+    """dense, layernorm, residual or residual-layernorm."""
+    others: list[ParamReport] = field(default_factory=list)
+    """Parameters beyond W and b (layer norm's γ and β)."""
 
 
 @dataclass
@@ -80,7 +98,7 @@ class CheckReport:
     max_rel_error: float | None
     passed: bool | None
     """None when the check does not apply (non-finite values)."""
-    failures: list[str] = field(default_factory=list)
+    failures: list[Mismatch] = field(default_factory=list)
     resolution: float | None = None
     """Absolute resolution of the finite differences (their round-off)."""
     directions: list[dict[str, float | bool]] | None = None
@@ -100,12 +118,73 @@ class OutputReport:
 
 
 @dataclass
+class TheoryReport:
+    """Mean-field predictions for a chain (see theory.py)."""
+
+    sigma_w2: float
+    sigma_b2: float
+    sigma_w2_per_layer: list[float]
+    q: list[float]
+    chi: list[float]
+    """Predicted ‖δ_k‖²/‖δ_k+1‖², k = 1…D−1."""
+    mean_chi: float | None
+    depth_scale: float | None
+    arch: str = "plain"
+
+
+@dataclass
+class FlowSummary:
+    """What a chain's gradient does, overall, measured and predicted."""
+
+    grad_decay: float | None
+    delta_decay: float | None
+    measured_mean_factor: float | None
+    predicted_mean_factor: float | None
+    median_measured_over_predicted: float | None
+    diagnosis: str
+    predicted_diagnosis: str
+    bound_holds: bool | None
+    advice: list[Advice] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Kinds of note (see render_text.flow_note): bound-skipped, relu-mse, narrow, …"""
+
+
+@dataclass
+class HistoryPoint:
+    """One recorded training step."""
+
+    step: int
+    loss: float
+    delta_norm: list[float]
+    grad_norm: list[float]
+    rel_error: float
+
+
+@dataclass
+class TrainingReport:
+    """How a chain was trained."""
+
+    steps: int
+    lr: float
+    max_rel_error: float
+
+
+@dataclass
+class CompareInfo:
+    """What a comparison varied."""
+
+    by: str
+    values: list[str]
+
+
+@dataclass
 class Report:
     """Everything one run found; rendering and JSON both read only this."""
 
     command: str
     version: str
     settings: dict[str, Any]
+    """Every option's resolved value, as the JSON document's ``settings``."""
     device: dict[str, str]
     input: np.ndarray | None
     target: np.ndarray | None
@@ -115,10 +194,15 @@ class Report:
     check: CheckReport
     timing: dict[str, float]
     out: OutputReport | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     first_nonfinite: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Command-specific results (vanish: theory, summary, history)."""
+    theory: TheoryReport | None = None
+    summary: FlowSummary | None = None
+    history: list[HistoryPoint] | None = None
+    training: TrainingReport | None = None
+    compare: CompareInfo | None = None
+    label: str | None = None
+    """The compared setting this run stands for (a run inside ``runs``)."""
     runs: list[Report] = field(default_factory=list)
     """With ``vanish --compare``: one report per compared setting; this one holds the verdict."""
 
@@ -126,6 +210,26 @@ class Report:
     def finite(self) -> bool:
         """False when any loss, gradient or activation overflowed or became NaN."""
         return self.first_nonfinite is None
+
+    def to_dict(self, timing: bool = True) -> dict[str, Any]:
+        """The JSON document as a dict (timings null unless ``timing``)."""
+        return json.loads(to_json(self, timing))
+
+    def to_json(self, timing: bool = True) -> str:
+        """The JSON document as text."""
+        return to_json(self, timing)
+
+    def __rich__(self) -> Any:
+        """What the CLI prints, for ``rich.print(report)``."""
+        from percgrad.render import renderables
+
+        return renderables(self)
+
+    def _repr_html_(self) -> str:
+        """The same, as HTML, for a Jupyter cell."""
+        from percgrad.render import to_html
+
+        return to_html(self)
 
 
 def clean(value: Any) -> Any:
@@ -181,6 +285,8 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
         "predicted_factor": layer.predicted_factor,
         "bound": layer.bound,
         "bound_holds": layer.bound_holds,
+        "kind": layer.kind,
+        "params": [{"name": p.name, "value": p.value, "grad": _triple(p.grad)} for p in layer.others],
     }
 
 
@@ -190,12 +296,41 @@ def _check_document(check: CheckReport) -> dict[str, Any]:
         "tolerance": check.tolerance,
         "max_rel_error": check.max_rel_error,
         "passed": check.passed,
-        "failures": check.failures,
+        "failures": [render_text.mismatch(m) for m in check.failures],
+        "mismatches": [dataclasses.asdict(m) for m in check.failures],
         "resolution": check.resolution,
         "directions": check.directions,
         "kinks": check.kinks,
         "unresolved": check.unresolved,
     }
+
+
+def _warnings(report: Report) -> dict[str, Any]:
+    return {"warnings": [render_text.notice(n) for n in report.warnings],
+            "notices": [dataclasses.asdict(n) for n in report.warnings]}
+
+
+def _vanish_document(report: Report) -> dict[str, Any]:
+    """The keys vanish adds: theory, summary, history, training, compare, label."""
+    doc: dict[str, Any] = {}
+    if report.label is not None:
+        doc["label"] = report.label
+    if report.theory is not None:
+        doc["theory"] = dataclasses.asdict(report.theory)
+    if report.summary is not None:
+        summary = dataclasses.asdict(report.summary)
+        summary["advice"] = [render_text.advice(a) for a in report.summary.advice]
+        summary["advice_records"] = [dataclasses.asdict(a) for a in report.summary.advice]
+        summary["notes"] = [render_text.flow_note(n) for n in report.summary.notes]
+        summary["note_kinds"] = list(report.summary.notes)
+        doc["summary"] = summary
+    if report.history is not None:
+        doc["history"] = [dataclasses.asdict(h) for h in report.history]
+    if report.training is not None:
+        doc["training"] = dataclasses.asdict(report.training)
+    if report.compare is not None:
+        doc["compare"] = dataclasses.asdict(report.compare)
+    return doc
 
 
 def document(report: Report) -> dict[str, Any]:
@@ -207,10 +342,10 @@ def document(report: Report) -> dict[str, Any]:
             "version": report.version,
             "settings": report.settings,
             "device": report.device,
-            **report.extra,
+            **_vanish_document(report),
             "check": _check_document(report.check),
             "runs": [document(r) for r in report.runs],
-            "warnings": report.warnings,
+            **_warnings(report),
         })
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -227,9 +362,9 @@ def document(report: Report) -> dict[str, Any]:
         "layers": [layer_document(layer) for layer in report.layers],
         "check": _check_document(report.check),
         "timing": report.timing,
-        "warnings": report.warnings,
+        **_warnings(report),
     }
-    doc.update(report.extra)
+    doc.update(_vanish_document(report))
     return clean(doc)
 
 

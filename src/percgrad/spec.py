@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from percgrad.catalog import ACTIVATION_NAMES, ACTIVATIONS, INIT_NAMES, LOSS_NAMES, LOSSES
 from percgrad.errors import PercgradError
 
-ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky-relu", "gelu", "identity")
-LOSS_NAMES = ("mse", "bce")
-INIT_NAMES = ("normal", "pytorch", "xavier", "kaiming", "orthogonal")
+__all__ = ["ACTIVATION_NAMES", "INIT_NAMES", "LOSS_NAMES", "Chain", "Spec"]
+
+NORM_NAMES = ("none", "layer")
 CHECK_NAMES = ("auto", "full", "fast", "off")
 DTYPE_NAMES = ("float32", "float64")
 COMMANDS = ("single", "multi", "vanish")
@@ -17,6 +18,17 @@ COMMANDS = ("single", "multi", "vanish")
 MAX_SEED = 2**63 - 1
 FULL_CHECK_MAX_PARAMS = 5000
 """``--check auto`` runs the full finite-difference check up to this many parameters."""
+
+
+@dataclass(frozen=True)
+class Chain:
+    """``vanish``'s own settings: the chain's shape, training, and what the JSON keeps."""
+
+    depth: int
+    width: int
+    steps: int = 0
+    lr: float = 0.1
+    tensors: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,8 +61,12 @@ class Spec:
     """Bytes a run may use (``--max-memory``); None: what the device has free."""
     keep_tensors: bool = True
     """Copy every weight and gradient matrix into the report."""
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
-    """Command-specific settings, echoed in the report (e.g. vanish's depth and width)."""
+    residual: bool = False
+    """A skip connection h_k = h_k−1 + φ(a_k) on every layer whose input and output widths match."""
+    norm: str = "none"
+    """``layer``: layer norm of every pre-activation before φ."""
+    chain: Chain | None = None
+    """``vanish``'s settings (None for single and multi)."""
 
     def __post_init__(self) -> None:
         _choice(self.command, COMMANDS, "command")
@@ -59,6 +75,7 @@ class Spec:
         _choice(self.init, INIT_NAMES, "--init")
         _choice(self.check, CHECK_NAMES, "--check")
         _choice(self.dtype, DTYPE_NAMES, "--dtype")
+        _choice(self.norm, NORM_NAMES, "--norm")
         if not self.sizes or any(n < 1 for n in self.sizes) or len(self.sizes) < 2:
             raise PercgradError(f"layer sizes must be positive, got {list(self.sizes)}", "--inputs")
         _positive(self.gain, "--gain")
@@ -68,12 +85,17 @@ class Spec:
             raise PercgradError(f"must be at least 1, got {self.batch}", "--batch")
         if not 0 <= self.seed <= MAX_SEED:
             raise PercgradError(f"must be between 0 and 2**63−1, got {self.seed}", "--seed")
-        if self.loss == "bce":
-            if self.activation != "sigmoid":
+        if LOSSES[self.loss].needs_unit_interval:
+            if not ACTIVATIONS[self.activation].unit_interval:
                 raise PercgradError(
-                    f"bce needs outputs in (0, 1), which only sigmoid gives; "
+                    f"{self.loss} needs outputs in (0, 1), which only sigmoid gives; "
                     f"--activation is {self.activation!r} (use --activation sigmoid or --loss mse)",
                     "--loss",
+                )
+            if self.residual and self.sizes[-2] == self.sizes[-1]:
+                raise PercgradError(
+                    f"{self.loss} needs outputs in (0, 1), but a residual output h + σ(a) can "
+                    "leave it (use --loss mse, or drop --residual)", "--loss",
                 )
             bad = [t for t in self.target if not 0.0 <= t <= 1.0]
             if bad:
@@ -93,8 +115,24 @@ class Spec:
                     raise PercgradError(
                         f"each row needs {n_in} value(s) (one per input), got {len(row)}", "--x"
                     )
+        if self.norm == "layer" and min(self.sizes[1:]) < 2:
+            raise PercgradError(
+                f"layer norm over {min(self.sizes[1:])} unit gives a constant (its gradient is "
+                "0); it needs layers of width 2 or more", "--norm",
+            )
         if self.w is not None and len(self.w) != n_in:
             raise PercgradError(f"needs {n_in} value(s) (one per input), got {len(self.w)}", "--w")
+
+    @property
+    def arch(self) -> str:
+        """plain, residual, layernorm or residual-layernorm."""
+        if self.norm == "layer":
+            return "residual-layernorm" if self.residual else "layernorm"
+        return "residual" if self.residual else "plain"
+
+    def residual_at(self, k: int) -> bool:
+        """True when layer k (from 0) has a skip connection: residual, same width in and out."""
+        return self.residual and self.sizes[k] == self.sizes[k + 1]
 
     @property
     def depth(self) -> int:
@@ -105,7 +143,8 @@ class Spec:
     def n_params(self) -> int:
         """Number of trainable numbers: weights, and biases when on."""
         pairs = zip(self.sizes[:-1], self.sizes[1:])
-        return sum(o * i + (o if self.bias else 0) for i, o in pairs)
+        norm = 2 if self.norm == "layer" else 0  # γ and β
+        return sum(o * i + (o if self.bias else 0) + norm * o for i, o in pairs)
 
     def resolved_check(self) -> str:
         """``auto`` made concrete: full up to a few thousand parameters, fast beyond."""

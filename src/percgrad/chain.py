@@ -11,12 +11,31 @@ from typing import Any
 import torch
 
 from percgrad.backprop import analytic_backward, autograd_backward, forward
+from percgrad.catalog import INIT_NAMES
 from percgrad.comparison import compare, frobenius
 from percgrad.experiment import Run, build_report, execute
 from percgrad.net import bias_std, weight_std
-from percgrad.report import CheckReport, LayerReport, Report
-from percgrad.spec import INIT_NAMES, Spec
+from percgrad.report import (
+    CheckReport,
+    CompareInfo,
+    FlowSummary,
+    HistoryPoint,
+    LayerReport,
+    Report,
+    TheoryReport,
+    TrainingReport,
+)
+from percgrad.spec import Spec
 from percgrad.theory import Theory, diagnose, predict
+from percgrad.verdict import Advice, Mismatch, Notice
+
+ARCH_FIELDS = {
+    "plain": {"residual": False, "norm": "none"},
+    "residual": {"residual": True, "norm": "none"},
+    "layernorm": {"residual": False, "norm": "layer"},
+    "residual-layernorm": {"residual": True, "norm": "layer"},
+}
+"""The Spec fields of each chain architecture."""
 
 Progress = Callable[[int, int], None]
 HISTORY_POINTS = 40
@@ -39,10 +58,12 @@ def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
 
 
 def theory_for(spec: Spec, q_in: float, init: str | None = None,
-               activation: str | None = None) -> Theory:
+               activation: str | None = None, mean_in: float = 0.0) -> Theory:
     """The mean-field prediction for ``spec`` (optionally with another init or activation)."""
+    first_residual = next((k + 1 for k in range(spec.depth) if spec.residual_at(k)), spec.depth + 1)
     return predict(
-        activation or spec.activation, sigma_w2(spec, init, activation), sigma_b2(spec, init), q_in
+        activation or spec.activation, sigma_w2(spec, init, activation), sigma_b2(spec, init), q_in,
+        spec.arch, mean_in=mean_in, width=min(spec.sizes[1:]), residual_from=first_residual,
     )
 
 
@@ -65,36 +86,34 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 and math.isfinite(a) and math.isfinite(b) else None
 
 
-def _advice(spec: Spec, q_in: float) -> list[str]:
+def _advice(spec: Spec, q_in: float, mean_in: float) -> list[Advice]:
     """Other inits or activations that the same theory puts closer to χ = 1, best first."""
     candidates = [(spec.activation, init) for init in INIT_NAMES if init != spec.init]
     for pair in (("tanh", "xavier"), ("relu", "kaiming")):
         if pair != (spec.activation, spec.init) and pair not in candidates:
             candidates.append(pair)
-    current = theory_for(spec, q_in).mean_chi
-    distance = abs(math.log(current)) if current else math.inf
+    current = theory_for(spec, q_in, mean_in=mean_in).mean_chi
+    distance = abs(math.log(current)) if current and math.isfinite(current) else math.inf
     scored: list[tuple[float, str, str, float]] = []
     for act, init in candidates:
-        chi = theory_for(spec, q_in, init=init, activation=act).mean_chi
-        if chi and abs(math.log(chi)) < distance - 1e-9:
+        if spec.loss == "bce" and act != "sigmoid":
+            continue
+        chi = theory_for(spec, q_in, init=init, activation=act, mean_in=mean_in).mean_chi
+        if chi and math.isfinite(chi) and abs(math.log(chi)) < distance - 1e-9:
             scored.append((abs(math.log(chi)), act, init, chi))
-    lines = [
-        f"{act} with --init {init} (gain {spec.gain:g}) would give χ ≈ {chi:.3g} ({diagnose(chi)})"
-        for _, act, init, chi in sorted(scored)[:3]
-    ]
-    if spec.activation == "sigmoid":
-        lines.append(
-            "sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset it, "
-            "and they saturate the units"
-        )
-    return lines
+    advice = [Advice("setting", act, init, spec.gain, chi, diagnose(chi))
+              for _, act, init, chi in sorted(scored)[:3]]
+    if spec.activation == "sigmoid" and spec.arch == "plain":
+        advice.append(Advice("sigmoid-cap", "sigmoid"))
+    return advice
 
 
 def analyse(run: Run, report: Report) -> None:
     """Add theory, factors, decay and a diagnosis to a report of a deep chain."""
     spec = run.spec
-    q_in = float(run.net.x.double().square().mean())
-    theory = theory_for(spec, q_in)
+    x = run.net.x.double()
+    q_in, mean_in = float(x.square().mean()), float(x.mean())
+    theory = theory_for(spec, q_in, mean_in=mean_in)
     for k, layer in enumerate(report.layers):
         layer.predicted_factor = theory.chi[k] if k < len(theory.chi) else None
     layers = report.layers
@@ -104,51 +123,39 @@ def analyse(run: Run, report: Report) -> None:
         m / p for m, p in zip(measured, theory.chi) if m is not None and p > 0 and math.isfinite(m)
     ]
     bounds = [layer.bound_holds for layer in layers if layer.bound_holds is not None]
-    summary: dict[str, Any] = {
-        "grad_decay": _ratio(layers[0].grad_norm, layers[-1].grad_norm),
-        "delta_decay": _ratio(layers[0].delta_norm, layers[-1].delta_norm),
-        "measured_mean_factor": mean_measured,
-        "predicted_mean_factor": theory.mean_chi,
-        "median_measured_over_predicted": _median(ratios),
-        "diagnosis": diagnose(mean_measured if mean_measured is not None else theory.mean_chi),
-        "predicted_diagnosis": diagnose(theory.mean_chi),
-        "bound_holds": all(bounds) if bounds else None,
-        "advice": _advice(spec, q_in),
-        "notes": _notes(spec, layers),
-    }
-    report.extra["theory"] = {
-        "sigma_w2": theory.sigma_w2[-1],
-        "sigma_b2": theory.sigma_b2[-1],
-        "sigma_w2_per_layer": theory.sigma_w2,
-        "q": theory.q,
-        "chi": theory.chi,
-        "mean_chi": theory.mean_chi,
-        "depth_scale": theory.depth_scale,
-    }
-    report.extra["summary"] = summary
-    if any(layer.bound_holds is False for layer in layers):
-        bad = next(layer.name for layer in layers if layer.bound_holds is False)
-        report.warnings.append(f"the bound ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ fails at {bad}")
+    report.summary = FlowSummary(
+        grad_decay=_ratio(layers[0].grad_norm, layers[-1].grad_norm),
+        delta_decay=_ratio(layers[0].delta_norm, layers[-1].delta_norm),
+        measured_mean_factor=mean_measured,
+        predicted_mean_factor=theory.mean_chi,
+        median_measured_over_predicted=_median(ratios),
+        diagnosis=diagnose(mean_measured if mean_measured is not None else theory.mean_chi),
+        predicted_diagnosis=diagnose(theory.mean_chi),
+        bound_holds=all(bounds) if bounds else None,
+        advice=_advice(spec, q_in, mean_in),
+        notes=_notes(spec, layers),
+    )
+    report.theory = TheoryReport(
+        sigma_w2=theory.sigma_w2[-1], sigma_b2=theory.sigma_b2[-1],
+        sigma_w2_per_layer=list(theory.sigma_w2), q=list(theory.q), chi=list(theory.chi),
+        mean_chi=theory.mean_chi, depth_scale=theory.depth_scale, arch=spec.arch,
+    )
+    bad = next((k + 1 for k, layer in enumerate(layers) if layer.bound_holds is False), None)
+    if bad is not None:
+        report.warnings.append(Notice("bound", layers=(bad,)))
 
 
 def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     notes = []
     if len(layers) > 1 and all(layer.bound is None for layer in layers):
-        notes.append(
-            "The spectral bound was skipped: one SVD per layer would take a while at this size "
-            "(--bound computes it anyway)."
-        )
-    if spec.activation in ("relu", "leaky-relu") and spec.loss == "mse":
-        notes.append(
-            "ReLU's predicted factor is exactly σ_w²/2; the measured one sits a little above it "
-            "with an MSE loss, because the output gradient is correlated with the forward pass "
-            "(the theory assumes they are independent)."
-        )
+        notes.append("bound-skipped" if spec.arch == "plain" else "bound-plain-only")
+    unbounded = spec.activation in ("relu", "leaky-relu", "gelu", "softplus", "elu", "identity")
+    if spec.residual and unbounded and spec.loss == "mse":
+        notes.append("residual-unbounded")
+    elif spec.activation in ("relu", "leaky-relu") and spec.loss == "mse" and spec.norm == "none":
+        notes.append("relu-mse")
     if min(spec.sizes) < 32:
-        notes.append(
-            "Mean-field theory predicts averages over random weights of wide layers; a narrow "
-            "chain fluctuates around it (try --width 256 to see it agree)."
-        )
+        notes.append("narrow")
     return notes
 
 
@@ -166,7 +173,7 @@ def compare_runs(specs: list[tuple[str, Spec]], by: str,
     reports = []
     for label, spec in specs:
         report, _ = run_vanish(spec, progress)
-        report.extra["label"] = label
+        report.label = label
         reports.append(report)
     first = reports[0]
     statuses = [r.check.passed for r in reports]
@@ -175,7 +182,7 @@ def compare_runs(specs: list[tuple[str, Spec]], by: str,
     check = CheckReport(
         method=first.check.method, tolerance=first.check.tolerance,
         max_rel_error=max(errors) if errors else None, passed=passed,
-        failures=[f"{r.extra['label']}: {f}" for r in reports for f in r.check.failures],
+        failures=[dataclasses.replace(f, run=r.label) for r in reports for f in r.check.failures],
         directions=[d for r in reports for d in (r.check.directions or [])] or None,
         kinks=sum(r.check.kinks for r in reports),
         unresolved=sum(r.check.unresolved for r in reports),
@@ -184,9 +191,9 @@ def compare_runs(specs: list[tuple[str, Spec]], by: str,
     return Report(
         command="vanish", version=first.version, settings=settings, device=first.device,
         input=None, target=None, output=None, loss=float("nan"), layers=[], check=check,
-        timing={}, extra={"compare": {"by": by, "values": [label for label, _ in specs]}},
+        timing={}, compare=CompareInfo(by, [label for label, _ in specs]),
         runs=reports,
-        warnings=[f"{r.extra['label']}: {w}" for r in reports for w in r.warnings],
+        warnings=[dataclasses.replace(w, run=r.label) for r in reports for w in r.warnings],
     )
 
 
@@ -195,58 +202,44 @@ def train(run: Run, report: Report, steps: int, lr: float,
     """Plain SGD on the chain's fixed batch with the analytic gradients, checked against autograd
     at the recorded steps; adds ``history`` to the report."""
     net = run.net.to(run.device, run.net.weights[0].dtype)
-    act, lossf = run.act, run.loss
     points = min(HISTORY_POINTS, steps + 1)
     recorded = sorted({round(i * steps / max(points - 1, 1)) for i in range(points)})
     info = torch.finfo(net.weights[0].dtype)
     floor = info.tiny / info.eps
-    history: list[dict[str, Any]] = []
+    history: list[HistoryPoint] = []
     for step in range(steps + 1):
-        fwd = forward(net, act, lossf)
-        grads = analytic_backward(net, fwd, act, lossf)
+        fwd = forward(net)
+        grads = analytic_backward(net, fwd)
         loss_value = float(fwd.loss)
         finite = math.isfinite(loss_value) and all(
-            bool(torch.isfinite(g).all()) for g in grads.weights
+            bool(torch.isfinite(g).all()) for gs in grads.params for g in gs
         )
         if step in recorded or not finite:
-            auto, _ = autograd_backward(net, act, lossf)
+            auto, _ = autograd_backward(net)
             rel = max(
-                compare(k, [(grads.weights[k], auto.weights[k], None, False)], floor).rel_error
+                compare(k, [(an, ag, None, sym) for an, ag, sym in
+                            zip(grads.params[k], auto.params[k], grads.names[k])], floor).rel_error
                 for k in range(net.depth)
             )
-            history.append({
-                "step": step,
-                "loss": loss_value,
-                "delta_norm": [frobenius(d) for d in grads.deltas],
-                "grad_norm": [frobenius(g) for g in grads.weights],
-                "rel_error": rel,
-            })
+            history.append(HistoryPoint(step, loss_value, [frobenius(d) for d in grads.deltas],
+                                        [frobenius(g) for g in grads.weights], rel))
         if not finite:
-            report.warnings.append(
-                f"training stopped at step {step}: the loss or a gradient is no longer finite "
-                f"(try a smaller --lr than {lr:g})"
-            )
+            report.warnings.append(Notice("training-stopped", count=step, value=lr))
             break
         if step == steps:
             break
         with torch.no_grad():
-            for w, g in zip(net.weights, grads.weights):
-                w.sub_(lr * g)
-            for b, gb in zip(net.biases, grads.biases):
-                if b is not None and gb is not None:
-                    b.sub_(lr * gb)
+            for p, g in zip(net.parameters(), (g for gs in grads.params for g in gs)):
+                p.sub_(lr * g)
         if progress is not None:
             progress(step + 1, steps)
     tol = report.check.tolerance
-    worst = max((h["rel_error"] for h in history), default=0.0)
-    report.extra["history"] = history
-    report.extra["training"] = {"steps": steps, "lr": lr, "max_rel_error": worst}
+    worst = max((h.rel_error for h in history), default=0.0)
+    report.history = history
+    report.training = TrainingReport(steps, lr, worst)
     if not worst <= tol:
         report.check.passed = False
-        report.check.failures.append(
-            f"training: analytic and autograd gradients differ by {worst:.2e} (> {tol:.0e}) "
-            "at a recorded step"
-        )
+        report.check.failures.append(Mismatch("training", worst, tol, run.spec.dtype))
 
 
 def with_setting(spec: Spec, **changes: Any) -> Spec:

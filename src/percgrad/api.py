@@ -1,0 +1,229 @@
+"""The Python API: ``percgrad.single``, ``multi`` and ``vanish`` take the CLI's options as
+keyword arguments (same names with ``_``, same defaults, same validation, errors as
+PercgradError) and return a Report. The CLI is a thin layer over these functions.
+
+Importing this module imports neither torch nor NumPy; a run imports them when it starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from percgrad import catalog
+from percgrad.errors import PercgradError
+from percgrad.memory import MAX_DEPTH, parse_size
+from percgrad.spec import Chain, Spec, parse_numbers, parse_rows, parse_sizes
+
+if TYPE_CHECKING:
+    from percgrad.report import Report
+
+Progress = Callable[[int, int], None]
+Rows = tuple[tuple[float, ...], ...]
+Numbers = float | Sequence[float] | str
+Matrix = str | Sequence[float] | Sequence[Sequence[float]]
+
+COMPARE_OPTIONS = {"activation": "--compare", "init": "--compare-init", "arch": "--compare-arch"}
+
+
+def positive(value: int, option: str) -> int:
+    """``value`` if it is a whole number of at least 1, else a PercgradError naming ``option``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PercgradError(f"must be a whole number of at least 1, got {value!r}", option)
+    return value
+
+
+def numbers(value: Numbers, option: str) -> tuple[float, ...]:
+    """Numbers from '0.5,-1.2', a float or a sequence: never evaluated, all finite."""
+    if isinstance(value, str):
+        return parse_numbers(value, option)
+    items = [value] if isinstance(value, int | float) else list(value)
+    return parse_numbers(",".join(repr(float(v)) for v in items), option) if items else \
+        parse_numbers("", option)
+
+
+def rows(value: Matrix, option: str) -> Rows:
+    """Input rows from '1,2;3,4', a flat sequence (one row) or a sequence of rows."""
+    if isinstance(value, str):
+        return parse_rows(value, option)
+    items = list(value)
+    if items and all(isinstance(v, int | float) for v in items):
+        return (numbers(items, option),)  # type: ignore[arg-type]
+    text = ";".join(",".join(repr(float(v)) for v in row) for row in items)  # type: ignore[union-attr]
+    return parse_rows(text, option)
+
+
+def _batch_and_x(x: Matrix | None, batch: int | None) -> tuple[Rows | None, int]:
+    if x is None:
+        return None, positive(1 if batch is None else batch, "--batch")
+    given = rows(x, "--x")
+    if batch is not None and batch != len(given):
+        raise PercgradError(f"{len(given)} row(s) given but --batch is {batch}", "--x")
+    return given, len(given)
+
+
+def common_fields(
+    *, activation: str = "sigmoid", loss: str = "mse", init: str = "normal", gain: float = 1.0,
+    bias: bool = False, seed: int = 0, check: str = "auto", tolerance: float | None = None,
+    device: str = "auto", dtype: str = "float32", max_memory: int | str | None = None,
+) -> dict[str, Any]:
+    """The Spec fields every command shares, names resolved through the catalog."""
+    memory = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
+    return {
+        "activation": catalog.activation_name(activation),
+        "loss": catalog.loss_name(loss),
+        "init": catalog.init_name(init),
+        "gain": float(gain),
+        "bias": bool(bias),
+        "seed": seed,
+        "check": str(check).strip().lower(),
+        "tolerance": tolerance,
+        "device": device,
+        "dtype": str(dtype).strip().lower(),
+        "max_memory": memory,
+    }
+
+
+def single_spec(*, inputs: int | None = None, x: Matrix | None = None,
+                w: Numbers | None = None, target: Numbers = 1.0, batch: int | None = None,
+                **common: Any) -> Spec:
+    """What ``percgrad single`` builds."""
+    given_rows, n_batch = _batch_and_x(x, batch)
+    w_values = None if w is None else numbers(w, "--w")
+    n = positive(3 if inputs is None else inputs, "--inputs")
+    given = [(opt, len(v)) for opt, v in (("--x", given_rows[0] if given_rows else None),
+                                          ("--w", w_values)) if v is not None]
+    if given:
+        opt, length = given[0]
+        if inputs is not None and length != n:
+            raise PercgradError(f"has {length} value(s) but --inputs is {n}", opt)
+        if len(given) == 2 and given[1][1] != length:
+            raise PercgradError(f"has {given[1][1]} value(s) but --x has {length}", "--w")
+        n = length
+    return Spec("single", (n, 1), x=given_rows, w=w_values, target=numbers(target, "--target"),
+                batch=n_batch, **common_fields(**common))
+
+
+def multi_spec(*, inputs: int | None = None, outputs: int = 4,
+               hidden: str | Sequence[int] = "", x: Matrix | None = None,
+               target: Numbers = 1.0, batch: int | None = None, **common: Any) -> Spec:
+    """What ``percgrad multi`` builds."""
+    given_rows, n_batch = _batch_and_x(x, batch)
+    n_in = positive(3 if inputs is None else inputs, "--inputs")
+    if given_rows is not None:
+        if inputs is not None and len(given_rows[0]) != n_in:
+            raise PercgradError(f"has {len(given_rows[0])} value(s) but --inputs is {n_in}", "--x")
+        n_in = len(given_rows[0])
+    widths = parse_sizes(hidden, "--hidden") if isinstance(hidden, str) else \
+        tuple(positive(h, "--hidden") for h in hidden)
+    sizes = (n_in, *widths, positive(outputs, "--outputs"))
+    return Spec("multi", sizes, x=given_rows, target=numbers(target, "--target"), batch=n_batch,
+                **common_fields(**common))
+
+
+def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
+               residual: bool = False, norm: str = "none", steps: int = 0, lr: float = 0.1,
+               bound: bool | None = None, tensors: bool = False, target: Numbers = 1.0,
+               batch: int | None = None, **common: Any) -> Spec:
+    """What ``percgrad vanish`` builds (without its comparisons)."""
+    positive(depth, "--depth")
+    positive(width, "--width")
+    n_in = width if inputs is None else positive(inputs, "--inputs")
+    if depth > MAX_DEPTH:
+        raise PercgradError(f"at most {MAX_DEPTH:,} layers, got {depth:,}", "--depth")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise PercgradError(f"must be a whole number, 0 or more, got {steps!r}", "--steps")
+    if steps and not (lr > 0 and lr < float("inf")):
+        raise PercgradError(f"must be a positive finite number, got {lr!r}", "--lr")
+    norm_name = str(norm).strip().lower()
+    norm_name = {"ln": "layer", "layernorm": "layer", "layer-norm": "layer", "off": "none"}.get(
+        norm_name, norm_name)
+    return Spec(
+        "vanish", (n_in,) + (width,) * depth, target=numbers(target, "--target"),
+        batch=positive(1 if batch is None else batch, "--batch"), keep_tensors=tensors,
+        bound=bound, residual=bool(residual), norm=norm_name,
+        chain=Chain(depth, width, steps, lr, tensors), **common_fields(**common),
+    )
+
+
+def _choices(text: str | Sequence[str], resolve: Callable[[str, str], str], option: str,
+             allowed: Sequence[str]) -> list[str]:
+    items = [i.strip() for i in (text.split(",") if isinstance(text, str) else text) if i.strip()]
+    if not items:
+        raise PercgradError(f"expected a comma-separated list of {', '.join(allowed)}", option)
+    return list(dict.fromkeys(resolve(item, option) for item in items))
+
+
+def comparison(activations: str | Sequence[str] | None, inits: str | Sequence[str] | None,
+               archs: str | Sequence[str] | None, steps: int = 0) -> tuple[str, list[str]] | None:
+    """What a comparison varies and its values, checked (no torch needed)."""
+    given = [(by, v) for by, v in (("activation", activations), ("init", inits), ("arch", archs))
+             if v is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        names = " and ".join(COMPARE_OPTIONS[by] for by, _ in given)
+        raise PercgradError(f"give one comparison at a time, not {names}", COMPARE_OPTIONS[given[0][0]])
+    by, values = given[0]
+    if steps:
+        raise PercgradError(f"cannot be combined with {COMPARE_OPTIONS[by]}", "--steps")
+    resolve, allowed = {
+        "activation": (catalog.activation_name, catalog.ACTIVATION_NAMES),
+        "init": (catalog.init_name, catalog.INIT_NAMES),
+        "arch": (catalog.arch_name, catalog.ARCHS),
+    }[by]
+    return by, _choices(values, resolve, COMPARE_OPTIONS[by], allowed)
+
+
+def variant(spec: Spec, by: str, value: str) -> Spec:
+    """``spec`` with one compared setting changed (re-validated)."""
+    if by == "arch":
+        from percgrad.chain import ARCH_FIELDS
+
+        return dataclasses.replace(spec, **ARCH_FIELDS[value])
+    return dataclasses.replace(spec, **{by: value})
+
+
+def run_one(spec: Spec, progress: Progress | None = None) -> Report:
+    """One single or multi run, from spec to report."""
+    from percgrad.experiment import run
+
+    return run(spec, progress)
+
+
+def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
+              progress: Progress | None = None, interactive: bool = False) -> Report:
+    """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value."""
+    from percgrad.chain import compare_runs, run_vanish, train
+    from percgrad.progress import progress_for
+
+    if compared is not None:
+        by, values = compared
+        return compare_runs([(v, variant(spec, by, v)) for v in values], by, progress)
+    report, result = run_vanish(spec, progress)
+    if spec.chain is not None and spec.chain.steps:
+        with progress_for(f"training {spec.chain.steps} steps", interactive) as training:
+            train(result, report, spec.chain.steps, spec.chain.lr, training)
+    return report
+
+
+def single(*, inputs: int | None = None, x: Matrix | None = None, w: Numbers | None = None,
+           **options: Any) -> Report:
+    """One neuron o = φ(x·wᵀ): ``percgrad single`` as a function (same options)."""
+    return run_one(single_spec(inputs=inputs, x=x, w=w, **options))
+
+
+def multi(*, inputs: int | None = None, outputs: int = 4, hidden: str | Sequence[int] = "",
+          x: Matrix | None = None, **options: Any) -> Report:
+    """A layer or a multi-layer perceptron: ``percgrad multi`` as a function."""
+    return run_one(multi_spec(inputs=inputs, outputs=outputs, hidden=hidden, x=x, **options))
+
+
+def vanish(*, compare: str | Sequence[str] | None = None,
+           compare_init: str | Sequence[str] | None = None,
+           compare_arch: str | Sequence[str] | None = None, **options: Any) -> Report:
+    """A deep chain: ``percgrad vanish`` as a function (``compare`` is ``--compare``)."""
+    spec = chain_spec(**options)
+    steps = spec.chain.steps if spec.chain is not None else 0
+    return run_chain(spec, comparison(compare, compare_init, compare_arch, steps))

@@ -1,0 +1,264 @@
+"""Every torch-free fact of an activation, a loss and an init: names, aliases, symbols, the
+formulas the renderers show, kinks, sup|φ′|, init gains and what mean-field theory needs.
+
+This module imports neither torch nor NumPy (``percgrad --help`` reads it); the few NumPy
+formulas theory needs import NumPy when they are called. ``functions.py`` binds the torch
+callables to these entries, so a new activation is one entry here plus one binding there.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from percgrad.errors import PercgradError
+
+LEAKY_SLOPE = 0.01
+ELU_ALPHA = 1.0
+SOFTPLUS_THRESHOLD = 20.0
+"""Above this, torch's softplus returns a itself and its derivative is exactly 1."""
+
+Array = Any
+"""A NumPy array (kept as Any so that this module needs no NumPy at import time)."""
+
+
+@dataclass(frozen=True)
+class ActivationInfo:
+    """One activation φ: what the user types, what the output shows, what theory needs."""
+
+    name: str
+    aliases: tuple[str, ...]
+    symbol: str
+    """φ in formulas: σ, tanh, relu …"""
+    formula: str
+    """φ(a) = …, in the header."""
+    derivative_formula: str
+    """φ′(a) = …"""
+    dphi_of_output: str
+    """φ′ written in terms of the output o (or a), in the output layer's chain rule."""
+    dphi_of_hidden: str
+    """φ′ of hidden layer {k} in the δ recursion, with ``{k}`` for the layer's subscript."""
+    dphi_sup: float
+    """sup |φ′|: the factor in the bound ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖."""
+    kaiming_gain: float
+    """torch.nn.init.calculate_gain of this activation (He init's gain)."""
+    np_value: Callable[[Array], Array]
+    """φ on a NumPy array, for the quadrature of mean-field theory."""
+    np_derivative: Callable[[Array], Array]
+    """φ′ on a NumPy array."""
+    closed_moments: Callable[[float], tuple[float, float, float]] | None = None
+    """(E[φ(h)], E[φ(h)²], E[φ′(h)²]) for h ~ N(0, q) in closed form, where a quadrature across a
+    kink would be inexact; None: by quadrature."""
+    kink: bool = False
+    """φ′ jumps at 0: a finite difference can straddle it."""
+    unit_interval: bool = False
+    """Every output lies in (0, 1), as binary cross entropy needs."""
+    note: str = ""
+    """A convention worth stating (PyTorch's value at a kink, a threshold)."""
+
+
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
+def _np_sigmoid(h: Array) -> Array:
+    return 0.5 * (1.0 + _np().tanh(0.5 * h))
+
+
+def _np_cdf(h: Array) -> Array:
+    np = _np()
+    erf = np.frompyfunc(math.erf, 1, 1)
+    return 0.5 * (1.0 + np.asarray(erf(h / math.sqrt(2.0)), dtype=np.float64))
+
+
+def _np_gelu_prime(h: Array) -> Array:
+    return _np_cdf(h) + h * _np().exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)
+
+
+def _np_softplus(h: Array) -> Array:
+    return _np().logaddexp(0.0, h)
+
+
+def _np_elu(h: Array) -> Array:
+    np = _np()
+    return np.where(h > 0, h, ELU_ALPHA * np.expm1(np.minimum(h, 0.0)))
+
+
+def _np_elu_prime(h: Array) -> Array:
+    np = _np()
+    return np.where(h > 0, 1.0, ELU_ALPHA * np.exp(np.minimum(h, 0.0)))
+
+
+def _leaky_moments(slope: float) -> Callable[[float], tuple[float, float, float]]:
+    """φ = h for h > 0, slope·h below: E[φ] = (1−slope)·√(q/2π), E[φ²] = q(1+slope²)/2,
+    E[φ′²] = (1+slope²)/2."""
+
+    def moments(q: float) -> tuple[float, float, float]:
+        s2 = 1.0 + slope * slope
+        return (1.0 - slope) * math.sqrt(q / (2.0 * math.pi)), q * s2 / 2.0, s2 / 2.0
+
+    return moments
+
+
+ACTIVATIONS: dict[str, ActivationInfo] = {
+    a.name: a
+    for a in (
+        ActivationInfo(
+            "sigmoid", ("logistic", "sigmoidal"), "σ", "σ(a) = 1/(1+e^(−a))", "σ′(a) = σ(a)(1−σ(a))",
+            "o(1−o)", "h{k}⊙(1−h{k})", 0.25, 1.0,
+            _np_sigmoid, lambda h: _np_sigmoid(h) * (1.0 - _np_sigmoid(h)), unit_interval=True,
+        ),
+        ActivationInfo(
+            "tanh", ("hyperbolic-tangent",), "tanh", "tanh(a)", "tanh′(a) = 1−tanh²(a)",
+            "1−o²", "(1−h{k}²)", 1.0, 5.0 / 3.0,
+            lambda h: _np().tanh(h), lambda h: 1.0 - _np().tanh(h) ** 2,
+        ),
+        ActivationInfo(
+            "relu", ("rectifier",), "relu", "relu(a) = max(0, a)", "relu′(a) = 1 if a>0 else 0",
+            "[a>0]", "[a{k}>0]", 1.0, math.sqrt(2.0),
+            lambda h: _np().maximum(h, 0.0), lambda h: (h > 0).astype(float),
+            closed_moments=_leaky_moments(0.0), kink=True,
+            note="relu′(0) = 0, as PyTorch",
+        ),
+        ActivationInfo(
+            "leaky-relu", ("lrelu", "leaky_relu", "leakyrelu"), "lrelu",
+            f"lrelu(a) = max({LEAKY_SLOPE}·a, a)", f"lrelu′(a) = 1 if a>0 else {LEAKY_SLOPE}",
+            f"(a>0 ? 1 : {LEAKY_SLOPE})", "lrelu′(a{k})", 1.0,
+            math.sqrt(2.0 / (1.0 + LEAKY_SLOPE**2)),
+            lambda h: _np().where(h > 0, h, LEAKY_SLOPE * h),
+            lambda h: _np().where(h > 0, 1.0, LEAKY_SLOPE),
+            closed_moments=_leaky_moments(LEAKY_SLOPE), kink=True,
+            note=f"lrelu′(0) = {LEAKY_SLOPE}, as PyTorch",
+        ),
+        ActivationInfo(
+            "gelu", (), "gelu", "gelu(a) = a·Φ(a)", "gelu′(a) = Φ(a) + a·ϕ(a)",
+            "gelu′(a)", "gelu′(a{k})", 1.1289977,
+            # calculate_gain has no GELU; its positive half behaves like ReLU.
+            math.sqrt(2.0), lambda h: h * _np_cdf(h), _np_gelu_prime,
+        ),
+        ActivationInfo(
+            "softplus", (), "softplus", "softplus(a) = ln(1+e^a)", "softplus′(a) = σ(a)",
+            "σ(a)", "σ(a{k})", 1.0,
+            # calculate_gain has no softplus; a smooth ReLU, so ReLU's gain.
+            math.sqrt(2.0), _np_softplus, _np_sigmoid,
+            note=f"above a = {SOFTPLUS_THRESHOLD:g} softplus is a and its slope 1, as PyTorch",
+        ),
+        ActivationInfo(
+            "elu", (), "elu", "elu(a) = a if a>0 else e^a−1", "elu′(a) = 1 if a>0 else e^a",
+            "(a>0 ? 1 : o+1)", "elu′(a{k})", 1.0,
+            # calculate_gain has no ELU; its positive half is ReLU's.
+            math.sqrt(2.0), _np_elu, _np_elu_prime,
+        ),
+        ActivationInfo(
+            "identity", ("linear", "id", "none"), "id", "id(a) = a", "id′(a) = 1", "1", "1", 1.0, 1.0,
+            lambda h: h, lambda h: _np().ones_like(h), closed_moments=lambda q: (0.0, q, 1.0),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class LossInfo:
+    """One loss E(o, t): names and the formulas shown."""
+
+    name: str
+    aliases: tuple[str, ...]
+    formula: str
+    grad_formula: str
+    """∂E/∂o."""
+    needs_unit_interval: bool = False
+    """Outputs must lie in (0, 1) (and targets in [0, 1])."""
+    cancels_sigmoid: bool = False
+    """With a sigmoid output, ∂E/∂o·σ′ cancels to (o−t)/n (computed fused, from the logits)."""
+
+
+LOSSES: dict[str, LossInfo] = {
+    lo.name: lo
+    for lo in (
+        LossInfo("mse", ("l2", "mean-squared-error", "squared"), "E = (1/n) Σ (o−t)²",
+                 "∂E/∂o = 2(o−t)/n"),
+        LossInfo("bce", ("binary-cross-entropy", "logloss", "log-loss"),
+                 "E = −(1/n) Σ [t·ln o + (1−t)·ln(1−o)]", "∂E/∂o = (o−t) / (n·o(1−o))",
+                 needs_unit_interval=True, cancels_sigmoid=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class InitInfo:
+    """One weight init scheme."""
+
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+
+
+INITS: dict[str, InitInfo] = {
+    i.name: i
+    for i in (
+        InitInfo("normal", ("randn", "gaussian", "standard"), "N(0, gain²), as torch.randn"),
+        InitInfo("pytorch", ("torch", "nn.linear", "uniform"), "U(±gain/√fan_in), as nn.Linear"),
+        InitInfo("xavier", ("glorot", "xavier-normal", "glorot-normal"),
+                 "Glorot normal: N(0, gain²·2/(fan_in+fan_out))"),
+        InitInfo("kaiming", ("he", "kaiming-normal", "he-normal", "msra"),
+                 "He normal: N(0, (gain·calculate_gain(φ))²/fan_in)"),
+        InitInfo("orthogonal", ("ortho", "orth"), "a random orthogonal matrix times gain"),
+    )
+}
+
+ARCHS = ("plain", "residual", "layernorm", "residual-layernorm")
+"""Chain architectures of ``vanish``: dense, with a skip, with layer norm, with both."""
+ARCH_ALIASES = {"dense": "plain", "mlp": "plain", "resnet": "residual", "skip": "residual",
+                "ln": "layernorm", "layer-norm": "layernorm", "norm": "layernorm",
+                "residual+layernorm": "residual-layernorm", "both": "residual-layernorm",
+                "resnet-ln": "residual-layernorm", "pre-ln": "residual-layernorm"}
+
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
+LOSS_NAMES = tuple(LOSSES)
+INIT_NAMES = tuple(INITS)
+
+
+def _normal(text: str) -> str:
+    return text.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def resolve(text: str, names: dict[str, tuple[str, ...]], option: str) -> str:
+    """The canonical name that ``text`` means (case-insensitive, aliases allowed); a
+    PercgradError naming ``option``, echoing ``text`` and suggesting the closest name if none."""
+    key = _normal(text)
+    for name, aliases in names.items():
+        if key == name or key in aliases:
+            return name
+    allowed = ", ".join(names)
+    every = {alias: name for name, aliases in names.items() for alias in (name, *aliases)}
+    close = difflib.get_close_matches(key, list(every), n=1, cutoff=0.6)
+    hint = f"; did you mean {every[close[0]]}?" if close else ""
+    raise PercgradError(f"{text!r} is not one of: {allowed}{hint}", option)
+
+
+def activation_name(text: str, option: str = "--activation") -> str:
+    """The activation ``text`` names."""
+    return resolve(text, {n: a.aliases for n, a in ACTIVATIONS.items()}, option)
+
+
+def loss_name(text: str, option: str = "--loss") -> str:
+    """The loss ``text`` names."""
+    return resolve(text, {n: lo.aliases for n, lo in LOSSES.items()}, option)
+
+
+def init_name(text: str, option: str = "--init") -> str:
+    """The init ``text`` names."""
+    return resolve(text, {n: i.aliases for n, i in INITS.items()}, option)
+
+
+def arch_name(text: str, option: str = "--compare-arch") -> str:
+    """The chain architecture ``text`` names."""
+    aliases: dict[str, list[str]] = {name: [] for name in ARCHS}
+    for alias, name in ARCH_ALIASES.items():
+        aliases[name].append(alias)
+    return resolve(text, {n: tuple(a) for n, a in aliases.items()}, option)
