@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from percgrad import theory
+from percgrad import catalog
 from percgrad.theory import Theory, diagnose, gauss_expectation, moments, predict
 
 MC_SAMPLES = 1_000_000
@@ -18,7 +18,7 @@ def _sigmoid(h: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-h))
 
 
-# Our own φ and φ′, written independently of theory.SMOOTH.
+# Our own φ and φ′, written independently of the catalog.
 PHI = {
     "sigmoid": (_sigmoid, lambda h: _sigmoid(h) * (1.0 - _sigmoid(h))),
     "tanh": (np.tanh, lambda h: 1.0 / np.cosh(h) ** 2),
@@ -53,7 +53,7 @@ def test_leaky_relu_closed_form(q: float) -> None:
     # E[φ²] = q/2 (positive half) + slope²·q/2 (negative half); E[φ′²] = (1 + slope²)/2.
     assert e_phi2 == pytest.approx(q / 2 + slope**2 * q / 2, rel=1e-15)
     assert e_dphi2 == pytest.approx((1 + slope**2) / 2, rel=1e-15)
-    assert slope == theory.LEAKY_SLOPE
+    assert slope == catalog.LEAKY_SLOPE
 
 
 def test_identity_moments() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from percgrad import theory
+from percgrad import catalog, theory
 from percgrad.theory import ARCHS, LN_EPS, mean_phi, moments, predict
 
 ACTIVATIONS = ["identity", "relu", "leaky-relu", "sigmoid", "tanh", "gelu"]
@@ -22,7 +22,7 @@ def _sigmoid(h: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-h))
 
 
-# Our own φ, written independently of theory.SMOOTH.
+# Our own φ, written independently of the catalog.
 PHI: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "relu": lambda h: np.maximum(h, 0.0),
     "sigmoid": _sigmoid,
@@ -38,7 +38,7 @@ def test_mean_phi_closed_forms(q: float) -> None:
     half = math.sqrt(q / (2 * math.pi))
     assert mean_phi("identity", q) == 0.0
     assert mean_phi("relu", q) == pytest.approx(half, rel=1e-15, abs=0)
-    assert mean_phi("leaky-relu", q) == pytest.approx((1 - theory.LEAKY_SLOPE) * half, rel=1e-15, abs=0)
+    assert mean_phi("leaky-relu", q) == pytest.approx((1 - catalog.LEAKY_SLOPE) * half, rel=1e-15, abs=0)
 
 
 @pytest.mark.parametrize("q", [0.0, 0.3, 1.0, 3.0, 50.0, 1e4])

@@ -18,6 +18,8 @@ from percgrad.errors import PercgradError
 
 LEAKY_SLOPE = 0.01
 ELU_ALPHA = 1.0
+LN_EPS = 1e-5
+"""ε of layer norm, as torch.nn.LayerNorm: LN(a) = (a − mean(a)) / √(var(a) + ε)."""
 SOFTPLUS_THRESHOLD = 20.0
 """Above this, torch's softplus returns a itself and its derivative is exactly 1."""
 
@@ -100,7 +102,8 @@ def _leaky_moments(slope: float) -> Callable[[float], tuple[float, float, float]
 
     def moments(q: float) -> tuple[float, float, float]:
         s2 = 1.0 + slope * slope
-        return (1.0 - slope) * math.sqrt(q / (2.0 * math.pi)), q * s2 / 2.0, s2 / 2.0
+        half = math.sqrt(q / (2.0 * math.pi)) if q >= 0 else math.nan
+        return (1.0 - slope) * half, q * s2 / 2.0, s2 / 2.0
 
     return moments
 

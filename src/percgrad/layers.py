@@ -17,10 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from percgrad.catalog import LN_EPS
 from percgrad.functions import Activation
-
-LN_EPS = 1e-5
-"""ε of layer norm, as torch.nn.LayerNorm."""
 
 
 @dataclass

@@ -16,39 +16,11 @@ from functools import cache
 
 import numpy as np
 
+from percgrad.catalog import ACTIVATIONS, ARCHS, LN_EPS
+
 QUADRATURE_NODES = 127
-LEAKY_SLOPE = 0.01
 VANISHING, EXPLODING = 0.9, 1.1
 """Geometric-mean factors per layer below / above which a chain is called vanishing / exploding."""
-LN_EPS = 1e-5
-"""ε of the layer norm, as torch's default: LN(a) = (a − mean(a)) / sqrt(var(a) + ε)."""
-ARCHS = ("plain", "residual", "layernorm", "residual-layernorm")
-
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def _sigmoid(h: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * h))
-
-
-def _cdf(h: np.ndarray) -> np.ndarray:
-    erf = np.asarray(_erf(h / math.sqrt(2.0)), dtype=np.float64)
-    return 0.5 * (1.0 + erf)
-
-
-def _gelu(h: np.ndarray) -> np.ndarray:
-    return h * _cdf(h)
-
-
-def _gelu_prime(h: np.ndarray) -> np.ndarray:
-    return _cdf(h) + h * np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)
-
-
-SMOOTH: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
-    "sigmoid": (_sigmoid, lambda h: _sigmoid(h) * (1.0 - _sigmoid(h))),
-    "tanh": (np.tanh, lambda h: 1.0 - np.tanh(h) ** 2),
-    "gelu": (_gelu, _gelu_prime),
-}
 
 
 HERMITE_MAX_Q = 4.0
@@ -97,29 +69,21 @@ def gauss_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
 
 
 def moments(activation: str, q: float) -> tuple[float, float]:
-    """(E[φ(h)²], E[φ′(h)²]) for h ~ N(0, q). Piecewise-linear activations in closed form: a
-    quadrature straddling the kink at 0 would be inexact, and ReLU's E[φ′²] is exactly ½."""
-    if activation == "identity":
-        return q, 1.0
-    if activation == "relu":
-        return q / 2.0, 0.5
-    if activation == "leaky-relu":
-        s2 = 1.0 + LEAKY_SLOPE**2
-        return q * s2 / 2.0, s2 / 2.0
-    phi, dphi = SMOOTH[activation]
+    """(E[φ(h)²], E[φ′(h)²]) for h ~ N(0, q), from the catalog: closed forms where it has them
+    (a quadrature straddling a kink at 0 would be inexact, and ReLU's E[φ′²] is exactly ½)."""
+    info = ACTIVATIONS[activation]
+    if info.closed_moments is not None:
+        return info.closed_moments(q)[1:]
+    phi, dphi = info.np_value, info.np_derivative
     return gauss_expectation(lambda h: phi(h) ** 2, q), gauss_expectation(lambda h: dphi(h) ** 2, q)
 
 
 def mean_phi(activation: str, q: float) -> float:
-    """E[φ(h)] for h ~ N(0, q). Piecewise-linear activations in closed form, E[relu(h)] =
-    sqrt(q/(2π)) and leaky ReLU (1 − slope)·sqrt(q/(2π)); smooth ones by quadrature."""
-    if activation == "identity":
-        return 0.0
-    if activation in ("relu", "leaky-relu"):
-        half = math.sqrt(q / (2.0 * math.pi)) if q >= 0 else math.nan
-        return half if activation == "relu" else (1.0 - LEAKY_SLOPE) * half
-    phi, _ = SMOOTH[activation]
-    return gauss_expectation(phi, q)
+    """E[φ(h)] for h ~ N(0, q): closed form where the catalog has one, else by quadrature."""
+    info = ACTIVATIONS[activation]
+    if info.closed_moments is not None:
+        return info.closed_moments(q)[0]
+    return gauss_expectation(info.np_value, q)
 
 
 @dataclass
