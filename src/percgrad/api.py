@@ -47,10 +47,10 @@ def rows(value: Matrix, option: str) -> Rows:
     """Input rows from '1,2;3,4', a flat sequence (one row) or a sequence of rows."""
     if isinstance(value, str):
         return parse_rows(value, option)
-    items = list(value)
+    items: list[Any] = list(value)
     if items and all(isinstance(v, int | float) for v in items):
-        return (numbers(items, option),)  # type: ignore[arg-type]
-    text = ";".join(",".join(repr(float(v)) for v in row) for row in items)  # type: ignore[union-attr]
+        return (numbers(items, option),)
+    text = ";".join(",".join(repr(float(v)) for v in row) for row in items)
     return parse_rows(text, option)
 
 
@@ -64,18 +64,26 @@ def _batch_and_x(x: Matrix | None, batch: int | None) -> tuple[Rows | None, int]
 
 
 def common_fields(
-    *, activation: str = "sigmoid", loss: str = "mse", init: str = "normal", gain: float = 1.0,
-    bias: bool = False, seed: int = 0, check: str = "auto", tolerance: float | None = None,
+    *, activation: str = "sigmoid", loss: str = "mse", init: str | None = None, gain: float = 1.0,
+    bias: bool | None = None, sigma_w2: float | None = None, sigma_b2: float | None = None,
+    seed: int = 0, check: str = "auto", tolerance: float | None = None,
     device: str = "auto", dtype: str = "float32", max_memory: int | str | None = None,
 ) -> dict[str, Any]:
-    """The Spec fields every command shares, names resolved through the catalog."""
+    """The Spec fields every command shares, names resolved through the catalog. ``init``
+    defaults to normal, or to meanfield when σ_w² or σ_b² is given; σ_b² > 0 turns biases on
+    unless ``bias`` is False."""
     memory = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
+    given = sigma_w2 is not None or sigma_b2 is not None
+    init_name = catalog.init_name(init) if init is not None else ("meanfield" if given else "normal")
+    with_bias = bool(sigma_b2) if bias is None else bool(bias)
     return {
         "activation": catalog.activation_name(activation),
         "loss": catalog.loss_name(loss),
-        "init": catalog.init_name(init),
+        "init": init_name,
         "gain": float(gain),
-        "bias": bool(bias),
+        "bias": with_bias,
+        "sigma_w2": 1.0 if sigma_w2 is None else float(sigma_w2),
+        "sigma_b2": 0.0 if sigma_b2 is None else float(sigma_b2),
         "seed": seed,
         "check": str(check).strip().lower(),
         "tolerance": tolerance,
@@ -181,8 +189,11 @@ def variant(spec: Spec, by: str, value: str) -> Spec:
     if by == "arch":
         from percgrad.chain import ARCH_FIELDS
 
-        return dataclasses.replace(spec, **ARCH_FIELDS[value])
-    return dataclasses.replace(spec, **{by: value})
+        residual, norm = ARCH_FIELDS[value]
+        return dataclasses.replace(spec, residual=residual, norm=norm)
+    if by == "init":
+        return dataclasses.replace(spec, init=value)
+    return dataclasses.replace(spec, activation=value)
 
 
 def run_one(spec: Spec, progress: Progress | None = None) -> Report:

@@ -153,7 +153,7 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
         ),
         ActivationInfo(
             "elu", (), "elu", "elu(a) = a if a>0 else e^a−1", "elu′(a) = 1 if a>0 else e^a",
-            "(a>0 ? 1 : o+1)", "elu′(a{k})", 1.0,
+            "(a>0 ? 1 : e^a)", "elu′(a{k})", 1.0,
             # calculate_gain has no ELU; its positive half is ReLU's.
             math.sqrt(2.0), _np_elu, _np_elu_prime,
         ),
@@ -211,6 +211,8 @@ INITS: dict[str, InitInfo] = {
         InitInfo("kaiming", ("he", "kaiming-normal", "he-normal", "msra"),
                  "He normal: N(0, (gain·calculate_gain(φ))²/fan_in)"),
         InitInfo("orthogonal", ("ortho", "orth"), "a random orthogonal matrix times gain"),
+        InitInfo("meanfield", ("mean-field", "mf", "sigma"),
+                 "W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²) from --sigma-w2 and --sigma-b2"),
     )
 }
 

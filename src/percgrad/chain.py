@@ -29,13 +29,13 @@ from percgrad.spec import Spec
 from percgrad.theory import Theory, diagnose, predict
 from percgrad.verdict import Advice, Mismatch, Notice
 
-ARCH_FIELDS = {
-    "plain": {"residual": False, "norm": "none"},
-    "residual": {"residual": True, "norm": "none"},
-    "layernorm": {"residual": False, "norm": "layer"},
-    "residual-layernorm": {"residual": True, "norm": "layer"},
+ARCH_FIELDS: dict[str, tuple[bool, str]] = {
+    "plain": (False, "none"),
+    "residual": (True, "none"),
+    "layernorm": (False, "layer"),
+    "residual-layernorm": (True, "layer"),
 }
-"""The Spec fields of each chain architecture."""
+"""(Spec.residual, Spec.norm) of each chain architecture."""
 
 Progress = Callable[[int, int], None]
 HISTORY_POINTS = 40
@@ -46,14 +46,16 @@ def sigma_w2(spec: Spec, init: str | None = None, activation: str | None = None)
     """fan_in · Var(W_k) for every layer under the init (the spec's unless given)."""
     init = init or spec.init
     act = activation or spec.activation
-    stds = [weight_std(init, spec.gain, act, i, o) for i, o in zip(spec.sizes[:-1], spec.sizes[1:])]
+    stds = [weight_std(init, spec.gain, act, i, o, spec.sigma_w2)
+            for i, o in zip(spec.sizes[:-1], spec.sizes[1:])]
     return [fan_in * sd * sd for fan_in, sd in zip(spec.sizes[:-1], stds)]  # sd**2 overflows
 
 
 def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
     """Var(b_k) for every layer (zero without bias)."""
     init = init or spec.init
-    stds = [bias_std(init, spec.gain, fan_in) if spec.bias else 0.0 for fan_in in spec.sizes[:-1]]
+    stds = [bias_std(init, spec.gain, fan_in, spec.sigma_b2) if spec.bias else 0.0
+            for fan_in in spec.sizes[:-1]]
     return [sd * sd for sd in stds]
 
 

@@ -81,18 +81,31 @@ LossOpt = Annotated[
     ),
 ]
 InitOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--init", metavar="NAME",
-        help="; ".join(f"{i.name}: {i.description}" for i in catalog.INITS.values()) + ".",
-        rich_help_panel=MODEL,
+        help="; ".join(f"{i.name}: {i.description}" for i in catalog.INITS.values())
+        + " \\[default: normal; meanfield when --sigma-w2 or --sigma-b2 is given].",
+        rich_help_panel=MODEL, show_default=False,
     ),
+]
+SigmaW2Opt = Annotated[
+    float | None,
+    typer.Option("--sigma-w2", metavar="S", help="meanfield init: W ~ N(0, S/fan_in) "
+                 "\\[default: 1].", rich_help_panel=MODEL, show_default=False),
+]
+SigmaB2Opt = Annotated[
+    float | None,
+    typer.Option("--sigma-b2", metavar="B", help="meanfield init: b ~ N(0, B); B > 0 turns "
+                 "--bias on \\[default: 0].", rich_help_panel=MODEL, show_default=False),
 ]
 GainOpt = Annotated[
     float, typer.Option("--gain", "-g", help="Scales the init's std.", rich_help_panel=MODEL)
 ]
 BiasOpt = Annotated[
-    bool, typer.Option("--bias/--no-bias", help="Add a bias to every layer.", rich_help_panel=MODEL)
+    bool | None, typer.Option("--bias/--no-bias", help="Add a bias to every layer \\[default: "
+                              "off, on with --sigma-b2 > 0].", rich_help_panel=MODEL,
+                              show_default=False)
 ]
 BatchOpt = Annotated[
     int | None,
@@ -171,9 +184,11 @@ class Common:
     target: str
     activation: str
     loss: str
-    init: str
+    init: str | None
     gain: float
-    bias: bool
+    bias: bool | None
+    sigma_w2: float | None
+    sigma_b2: float | None
     batch: int | None
     seed: int
     device: str
@@ -191,7 +206,8 @@ class Common:
         """The API's keyword arguments these options set."""
         return {
             "activation": self.activation, "loss": self.loss, "init": self.init, "gain": self.gain,
-            "bias": self.bias, "batch": self.batch, "seed": self.seed, "device": self.device,
+            "bias": self.bias, "sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
+            "batch": self.batch, "seed": self.seed, "device": self.device,
             "dtype": self.dtype.value, "check": self.check.value, "tolerance": self.tolerance,
             "max_memory": self.max_memory, "target": self.target,
         }
@@ -203,9 +219,11 @@ def _shared_options(
     seed: SeedOpt = 0,
     activation: ActivationOpt = "sigmoid",
     loss: LossOpt = "mse",
-    init: InitOpt = "normal",
+    init: InitOpt = None,
     gain: GainOpt = 1.0,
-    bias: BiasOpt = False,
+    bias: BiasOpt = None,
+    sigma_w2: SigmaW2Opt = None,
+    sigma_b2: SigmaB2Opt = None,
     check: CheckOpt = CheckName.auto,
     tolerance: ToleranceOpt = None,
     device: DeviceOpt = "auto",

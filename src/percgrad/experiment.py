@@ -144,6 +144,8 @@ def _settings(spec: Spec, device: torch.device, method: str, tol: float) -> dict
         "loss": spec.loss,
         "init": spec.init,
         "gain": spec.gain,
+        "sigma_w2": spec.sigma_w2,
+        "sigma_b2": spec.sigma_b2,
         "bias": spec.bias,
         "batch": spec.batch,
         "seed": spec.seed,

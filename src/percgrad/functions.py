@@ -70,7 +70,8 @@ def _softplus_derivative(a: Tensor, h: Tensor) -> Tensor:
 
 
 def _elu_derivative(a: Tensor, h: Tensor) -> Tensor:
-    return torch.where(a > 0, torch.ones_like(a), h + ELU_ALPHA)
+    # α·e^a, not h + α: that sum cancels to a few digits where e^a is tiny.
+    return torch.where(a > 0, torch.ones_like(a), ELU_ALPHA * torch.exp(a))
 
 
 def _identity(a: Tensor) -> Tensor:

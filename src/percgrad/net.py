@@ -54,8 +54,11 @@ class Net:
         return Net(layers, move(self.x), move(self.t), self.loss)
 
 
-def weight_std(init: str, gain: float, activation: str, fan_in: int, fan_out: int) -> float:
+def weight_std(init: str, gain: float, activation: str, fan_in: int, fan_out: int,
+               sigma_w2: float = 1.0) -> float:
     """Standard deviation of a weight under ``init`` (for ``orthogonal``, that of a random entry)."""
+    if init == "meanfield":
+        return gain * math.sqrt(sigma_w2 / fan_in)
     if init == "normal":
         return gain
     if init == "pytorch":
@@ -69,9 +72,12 @@ def weight_std(init: str, gain: float, activation: str, fan_in: int, fan_out: in
     raise ValueError(init)
 
 
-def bias_std(init: str, gain: float, fan_in: int) -> float:
+def bias_std(init: str, gain: float, fan_in: int, sigma_b2: float = 0.0) -> float:
     """Standard deviation of a bias under ``init``: N(0, gain²) for normal, nn.Linear's for
-    pytorch, zero otherwise (the usual choice with xavier, kaiming and orthogonal)."""
+    pytorch, √σ_b² for meanfield, zero otherwise (the usual choice with xavier, kaiming and
+    orthogonal)."""
+    if init == "meanfield":
+        return math.sqrt(sigma_b2)
     if init == "normal":
         return gain
     if init == "pytorch":
@@ -104,7 +110,7 @@ def _weight(spec: Spec, fan_in: int, fan_out: int, gen: torch.Generator,
         if fan_out < fan_in:
             q = q.T
         return spec.gain * q
-    std = weight_std(spec.init, spec.gain, spec.activation, fan_in, fan_out)
+    std = weight_std(spec.init, spec.gain, spec.activation, fan_in, fan_out, spec.sigma_w2)
     return torch.randn(shape, generator=gen, dtype=torch.float64, out=buf).mul_(std)
 
 
@@ -114,7 +120,7 @@ def _bias(spec: Spec, fan_in: int, fan_out: int, gen: torch.Generator) -> Tensor
     if spec.init == "pytorch":
         bound = 1.0 / math.sqrt(fan_in)
         return spec.gain * (torch.rand(fan_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-    std = bias_std(spec.init, spec.gain, fan_in)
+    std = bias_std(spec.init, spec.gain, fan_in, spec.sigma_b2)
     return std * torch.randn(fan_out, generator=gen, dtype=torch.float64)
 
 

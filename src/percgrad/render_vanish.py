@@ -27,6 +27,16 @@ from percgrad.render import (
 from percgrad.report import Report
 
 MAX_LAYER_ROWS = 40
+PREDICTED = {
+    "plain": "predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k)",
+    "residual": "predicted χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1), r_k = E[φ′(h)²], h ~ N(0, q_k) "
+                "(about 1 + σ_w²·E[φ′²]: the skip adds 1)",
+    "layernorm": "predicted χ_k = σ_w²·r_k, r_k ≈ E[φ′(z)²]/q_k, z ~ N(0, 1) (the norm divides δ "
+                 "by the spread √q_k of a)",
+    "residual-layernorm": "predicted χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1), r_k ≈ E[φ′(z)²]/q_k, "
+                          "z ~ N(0, 1)",
+}
+"""The mean-field factor of each architecture, as the table's legend states it (theory.predict)."""
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -62,8 +72,10 @@ def _times(v: float | None) -> str:
 def vanish_table(report: Report) -> Table:
     """Per layer from the input side: magnitudes, saturation, measured vs predicted factors."""
     s = report.settings
-    cols = ["layer", "‖∂E/∂W‖", "÷ last", "‖δ‖", "mean|φ′|", "sat.", "measured", "predicted",
-            "  bound"]
+    plain = s["arch"] == "plain"
+    cols = ["layer", "‖∂E/∂W‖", "÷ last", "‖δ‖", "mean|φ′|", "sat.", "measured", "predicted"]
+    if plain:
+        cols.append("  bound")
     table = numbers_table("Per-layer gradient flow (layer 1 = input side)", cols)
     layers = report.layers
     low, high = bar_range([layer.grad_norm for layer in layers])
@@ -83,15 +95,16 @@ def vanish_table(report: Report) -> Table:
         table.add_row(
             f"{k + 1}", num(layer.grad_norm, 3), num(_safe_ratio(layer.grad_norm, last), 2),
             num(layer.delta_norm, 3), num(layer.mean_abs_dphi, 3), f"{layer.saturated:.0%}",
-            num(layer.measured_factor, 3), num(layer.predicted_factor, 3), bound,
+            num(layer.measured_factor, 3), num(layer.predicted_factor, 3), *([bound] if plain else []),
             log_bar(layer.grad_norm, low, high, width=VANISH_BAR),
         )
     hidden = len(layers) - MAX_LAYER_ROWS if len(layers) > MAX_LAYER_ROWS else 0
     table.caption = (
         (f"{hidden} middle layers not shown (--json has all) · " if hidden else "")
         + f"bars: log scale {num(low, 1)} … {num(high, 2)} · measured = ‖δ_k‖²/‖δ_k+1‖² · "
-        "predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k) · bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·"
-        f"‖δ_k+1‖ · sat.: share of units with |φ′| < 10% of its max ({s['activation']})"
+        + PREDICTED[s["arch"]]
+        + (" · bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖" if plain else "")
+        + f" · sat.: share of units with |φ′| < 10% of its max ({s['activation']})"
     )
     table.caption_justify = "left"
     return table

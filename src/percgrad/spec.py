@@ -61,6 +61,10 @@ class Spec:
     """Bytes a run may use (``--max-memory``); None: what the device has free."""
     keep_tensors: bool = True
     """Copy every weight and gradient matrix into the report."""
+    sigma_w2: float = 1.0
+    """``meanfield`` init: W ~ N(0, σ_w²/fan_in)."""
+    sigma_b2: float = 0.0
+    """``meanfield`` init: b ~ N(0, σ_b²)."""
     residual: bool = False
     """A skip connection h_k = h_k−1 + φ(a_k) on every layer whose input and output widths match."""
     norm: str = "none"
@@ -79,6 +83,13 @@ class Spec:
         if not self.sizes or any(n < 1 for n in self.sizes) or len(self.sizes) < 2:
             raise PercgradError(f"layer sizes must be positive, got {list(self.sizes)}", "--inputs")
         _positive(self.gain, "--gain")
+        _positive(self.sigma_w2, "--sigma-w2")
+        if not (math.isfinite(self.sigma_b2) and self.sigma_b2 >= 0):
+            raise PercgradError(f"must be a finite number ≥ 0, got {self.sigma_b2!r}", "--sigma-b2")
+        if self.init != "meanfield" and (self.sigma_w2 != 1.0 or self.sigma_b2 != 0.0):
+            raise PercgradError(f"goes with --init meanfield, not {self.init}", "--sigma-w2")
+        if self.sigma_b2 > 0 and not self.bias:
+            raise PercgradError("σ_b² > 0 needs biases (--bias)", "--sigma-b2")
         if self.tolerance is not None:
             _positive(self.tolerance, "--tolerance")
         if self.batch < 1:
