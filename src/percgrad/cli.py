@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 
@@ -178,6 +178,29 @@ DebugOpt = Annotated[
 
 
 @dataclass(frozen=True)
+class Output:
+    """Where a command's report goes: tables or JSON, --save, --plot; and --debug."""
+
+    json: bool = False
+    timing: bool = False
+    save: Path | None = None
+    plot: Path | None = None
+    debug: bool = False
+
+
+class Shown(Protocol):
+    """What ``_execute`` needs of a report: its JSON text and whether a check failed."""
+
+    def to_json(self, timing: bool = ...) -> str: ...
+
+    @property
+    def failed(self) -> bool: ...
+
+
+R = TypeVar("R", bound=Shown)
+
+
+@dataclass(frozen=True)
 class Common:
     """The options every command shares."""
 
@@ -201,6 +224,10 @@ class Common:
     plot: Path | None
     max_memory: str | None
     debug: bool
+
+    def output(self) -> Output:
+        """The output options."""
+        return Output(self.json, self.timing, self.save, self.plot, self.debug)
 
     def options(self) -> dict[str, Any]:
         """The API's keyword arguments these options set."""
@@ -271,22 +298,26 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _debugging(common: Common) -> bool:
-    return common.debug or os.environ.get("PERCGRAD_DEBUG", "") not in ("", "0")
+def _debugging(out: Output) -> bool:
+    return out.debug or os.environ.get("PERCGRAD_DEBUG", "") not in ("", "0")
 
 
 def _execute(
-    common: Common,
+    out: Output | Common,
     make_spec: Callable[[], T],
-    compute: Callable[[T, bool], Report],
-    show: Callable[[Report], list[object]],
+    compute: Callable[[T, bool], R],
+    show: Callable[[R], list[object]],
+    plot: Callable[[R, Path], None] | None = None,
 ) -> None:
     """Build the spec, run, then print (tables or JSON), save and plot; map errors to exit codes."""
-    debug = _debugging(common)
+    if isinstance(out, Common):
+        out = out.output()
+        plot = plot or _plot_report  # type: ignore[assignment]
+    debug = _debugging(out)
     try:
         spec = make_spec()
-        report = compute(spec, not common.json)
-        _output(common, report, show)
+        report = compute(spec, not out.json)
+        _output(out, report, show, plot)
     except PercgradError as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -298,6 +329,12 @@ def _execute(
         if debug:
             raise
         _fail(_unexpected(exc), EXIT_BAD_INPUT if _is_memory(exc) else EXIT_INTERNAL)
+
+
+def _plot_report(report: Report, path: Path) -> None:
+    from percgrad.export import save_plot
+
+    save_plot(report, path)
 
 
 def _is_memory(exc: BaseException) -> bool:
@@ -314,38 +351,34 @@ def _unexpected(exc: BaseException) -> str:
     )
 
 
-def _output(common: Common, report: Report, show: Callable[[Report], list[object]]) -> None:
-    from percgrad.report import to_json
-
+def _output(out: Output, report: R, show: Callable[[R], list[object]],
+            plot: Callable[[R, Path], None] | None) -> None:
     problems: list[str] = []
-    if common.json:
-        text = to_json(report, timing=common.timing)
-        sys.stdout.write(text + "\n")
+    if out.json:
+        sys.stdout.write(report.to_json(timing=out.timing) + "\n")
         sys.stdout.flush()
-    if not common.json or common.save is not None:
+    if not out.json or out.save is not None:
         from percgrad.render import make_console
 
         # With --json the tables still go to --save, through a console that prints nowhere.
-        console = make_console(record=common.save is not None, quiet=common.json)
+        console = make_console(record=out.save is not None, quiet=out.json)
         for part in show(report):
             console.print(part)
-        if common.save is not None:
+        if out.save is not None:
             from percgrad.export import save_console
 
             try:
-                save_console(console, common.save)
+                save_console(console, out.save)
             except PercgradError as exc:
                 problems.append(str(exc))
-    if common.plot is not None:
-        from percgrad.export import save_plot
-
+    if out.plot is not None and plot is not None:
         try:
-            save_plot(report, common.plot)
+            plot(report, out.plot)
         except PercgradError as exc:
             problems.append(str(exc))
     if problems:
         _fail("; ".join(problems))
-    if report.check.passed is False:
+    if report.failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 

@@ -211,12 +211,17 @@ class Report:
         """False when any loss, gradient or activation overflowed or became NaN."""
         return self.first_nonfinite is None
 
-    def to_dict(self, timing: bool = True) -> dict[str, Any]:
-        """The JSON document as a dict (timings null unless ``timing``)."""
+    @property
+    def failed(self) -> bool:
+        """True when a gradient check failed (the CLI exits 1)."""
+        return self.check.passed is False
+
+    def to_dict(self, timing: bool = False) -> dict[str, Any]:
+        """The JSON document as a dict, as ``--json`` prints it (timings null unless ``timing``)."""
         return json.loads(to_json(self, timing))
 
-    def to_json(self, timing: bool = True) -> str:
-        """The JSON document as text."""
+    def to_json(self, timing: bool = False) -> str:
+        """The JSON document as text, as ``--json`` prints it."""
         return to_json(self, timing)
 
     def __rich__(self) -> Any:
