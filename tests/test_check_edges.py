@@ -26,7 +26,9 @@ def test_a_kink_is_marked_entry_by_entry() -> None:
     doc = _json("single", "--activation", "relu", "--x", "1,1,1", "--w", "1,-1,0")
     grad = doc["layers"][0]["grad"]
     assert grad["numeric_excluded"] == [[True, True, True]]
-    assert doc["check"]["kinks"] == 3 and doc["check"]["passed"] is True
+    # relu′(0) = 0 makes every gradient exactly 0: a vacuous check, not a pass
+    assert doc["check"]["kinks"] == 3 and doc["check"]["passed"] is None
+    assert doc["check"]["vacuous"] is True
     # where the finite difference is excluded it really is not the derivative
     assert grad["numeric"][0][0] != pytest.approx(grad["analytic"][0][0])
 
@@ -45,7 +47,10 @@ def test_an_exploding_chain_is_not_failed_by_unusable_differences() -> None:
                 "--check", "fast")
     assert doc["summary"]["diagnosis"] == "exploding"
     assert doc["check"]["unresolved"] >= 1
-    assert doc["check"]["passed"] is True
+    assert doc["check"]["passed"] is not False
+    # most directions unusable: inconclusive, never a pass on what is left
+    if 2 * doc["check"]["unresolved"] > len(doc["check"]["directions"]):
+        assert doc["check"]["passed"] is None and doc["check"]["inconclusive"]
     assert any("could not be trusted" in w for w in doc["warnings"])
 
 
@@ -55,7 +60,9 @@ def test_float32_round_off_is_told_apart_from_a_wrong_derivation() -> None:
     doc = _json(*args)
     assert doc["check"]["passed"] is False
     assert all("round-off amplified by this network" in f for f in doc["check"]["failures"])
-    assert _json(*args, "--dtype", "float64")["check"]["passed"] is True
+    # in float64 nothing fails; σ_w² = 64 makes the loss too rough for most directions to settle
+    doc64 = _json(*args, "--dtype", "float64")["check"]
+    assert doc64["passed"] is True or (doc64["passed"] is None and doc64["inconclusive"])
 
 
 def test_the_step_ladder_reads_the_plateau() -> None:

@@ -79,7 +79,7 @@ def test_json_has_every_key(args):
     top = {"schema", "command", "version", "settings", "device", "input", "target", "output",
            "loss", "layers", "check", "timing"}
     assert top <= set(doc)
-    assert doc["schema"] == 1
+    assert doc["schema"] == 2
     assert doc["command"] == args[0]
     assert doc["version"] == __version__
     assert set(doc["settings"]) >= SETTINGS_KEYS

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from percgrad import catalog
-from percgrad.theory import Theory, diagnose, gauss_expectation, moments, predict
+from percgrad.diagnosis import trend as diagnose
+from percgrad.theory import Theory, gauss_expectation, moments, predict
 
 MC_SAMPLES = 1_000_000
 
@@ -230,11 +231,21 @@ def test_mean_chi_is_geometric_mean_and_depth_scale() -> None:
     assert th.depth_scale > 0
 
 
-def test_depth_scale_negative_when_exploding() -> None:
+def test_depth_scale_positive_when_exploding() -> None:
     th = predict("relu", [3.0] * 5, [0.0] * 5, 1.0)
     assert th.mean_chi == pytest.approx(1.5)
-    assert th.depth_scale == pytest.approx(-1.0 / math.log(1.5), rel=1e-14)
-    assert th.depth_scale < 0
+    assert th.depth_scale == pytest.approx(1.0 / math.log(1.5), rel=1e-14)
+    assert th.depth_scale > 0
+
+
+@pytest.mark.parametrize("chi", [1.0, 1.0 + 2**-52, 1.0 - 2**-52])
+def test_depth_scale_infinite_at_round_off_of_one(chi: float) -> None:
+    from percgrad.diagnosis import depth_scale
+
+    scale = depth_scale(chi)
+    assert scale.layers is None and scale.critical and not scale.growing
+    assert depth_scale(0.5).layers == pytest.approx(1 / math.log(2)) and not depth_scale(0.5).growing
+    assert depth_scale(2.0).growing and depth_scale(2.0).layers == pytest.approx(1 / math.log(2))
 
 
 def test_depth_scale_none_at_the_edge_and_for_one_layer() -> None:

@@ -68,6 +68,7 @@ def common_fields(
     bias: bool | None = None, sigma_w2: float | None = None, sigma_b2: float | None = None,
     seed: int = 0, check: str = "auto", tolerance: float | None = None,
     device: str = "auto", dtype: str = "float32", max_memory: int | str | None = None,
+    mistake: str | None = None,
 ) -> dict[str, Any]:
     """The Spec fields every command shares, names resolved through the catalog. ``init``
     defaults to normal, or to meanfield when σ_w² or σ_b² is given; σ_b² > 0 turns biases on
@@ -90,13 +91,14 @@ def common_fields(
         "device": device,
         "dtype": str(dtype).strip().lower(),
         "max_memory": memory,
+        "mistake": None if mistake is None else catalog.mistake_name(mistake),
     }
 
 
 def single_spec(*, inputs: int | None = None, x: Matrix | None = None,
-                w: Numbers | None = None, target: Numbers = 1.0, batch: int | None = None,
-                **common: Any) -> Spec:
-    """What ``percgrad single`` builds."""
+                w: Numbers | None = None, b: Numbers | None = None, target: Numbers = 1.0,
+                batch: int | None = None, **common: Any) -> Spec:
+    """What ``percgrad single`` builds (``b`` sets the bias by hand and turns it on)."""
     given_rows, n_batch = _batch_and_x(x, batch)
     w_values = None if w is None else numbers(w, "--w")
     n = positive(3 if inputs is None else inputs, "--inputs")
@@ -109,8 +111,14 @@ def single_spec(*, inputs: int | None = None, x: Matrix | None = None,
         if len(given) == 2 and given[1][1] != length:
             raise PercgradError(f"has {given[1][1]} value(s) but --x has {length}", "--w")
         n = length
-    return Spec("single", (n, 1), x=given_rows, w=w_values, target=numbers(target, "--target"),
-                batch=n_batch, **common_fields(**common))
+    fields = common_fields(**common)
+    b_values = None if b is None else numbers(b, "--b")
+    if b_values is not None:
+        if common.get("bias") is False:
+            raise PercgradError("sets the bias, but --no-bias turns it off", "--b")
+        fields["bias"] = True
+    return Spec("single", (n, 1), x=given_rows, w=w_values, b=b_values,
+                target=numbers(target, "--target"), batch=n_batch, **fields)
 
 
 def multi_spec(*, inputs: int | None = None, outputs: int = 4,
@@ -220,9 +228,9 @@ def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
 
 
 def single(*, inputs: int | None = None, x: Matrix | None = None, w: Numbers | None = None,
-           **options: Any) -> Report:
-    """One neuron o = φ(x·wᵀ): ``percgrad single`` as a function (same options)."""
-    return run_one(single_spec(inputs=inputs, x=x, w=w, **options))
+           b: Numbers | None = None, **options: Any) -> Report:
+    """One neuron o = φ(x·wᵀ + b): ``percgrad single`` as a function (same options)."""
+    return run_one(single_spec(inputs=inputs, x=x, w=w, b=b, **options))
 
 
 def multi(*, inputs: int | None = None, outputs: int = 4, hidden: str | Sequence[int] = "",

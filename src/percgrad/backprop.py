@@ -77,9 +77,10 @@ def forward(net: Net) -> Forward:
         return Forward(traces, net.loss.value(last.z, last.out, net.t))
 
 
-def analytic_backward(net: Net, fwd: Forward) -> Gradients:
+def analytic_backward(net: Net, fwd: Forward, mistake: str | None = None) -> Gradients:
     """The chain rule by hand, layer by layer from the output: each layer turns ∂E/∂h_k into
-    its parameters' gradients, δ_k and ∂E/∂h_k−1. Plain tensor ops, no autograd."""
+    its parameters' gradients, δ_k and ∂E/∂h_k−1. Plain tensor ops, no autograd. ``mistake``
+    plants one classic error (catalog.MISTAKES), to watch the check catch it."""
     depth = net.depth
     with torch.no_grad():
         last = fwd.traces[-1]
@@ -87,13 +88,32 @@ def analytic_backward(net: Net, fwd: Forward) -> Gradients:
         g_z = None
         if net.loss.fused_delta is not None and not net.layers[-1].skips:
             g_z = net.loss.fused_delta(last.out, net.t)
+        if mistake in ("drop-2", "wrong-sign", "sum-not-mean"):
+            scale = {"drop-2": 0.5, "wrong-sign": -1.0,
+                     "sum-not-mean": float(last.out.shape[-2:].numel())}[mistake]
+            g = g * scale
+            g_z = None if g_z is None else g_z * scale
         params: list[list[Tensor]] = [[]] * depth
         deltas: list[Tensor] = [net.x] * depth
         for k in range(depth - 1, -1, -1):
-            g_in, params[k], deltas[k] = net.layers[k].backward(g, fwd.traces[k], g_z, k > 0)
+            layer = net.layers[k]
+            if mistake == "forget-dphi":
+                g_z = g.clone()
+            if mistake == "no-transpose" and k > 0 and layer.shape[0] == layer.shape[1]:
+                skip = g.clone() if layer.skips else None
+                _, params[k], deltas[k] = layer.backward(g, fwd.traces[k], g_z, False)
+                g = torch.mm(deltas[k], layer.weight.t())
+                if skip is not None:
+                    g = g + skip
+                g_z = None
+                continue
+            g_in, params[k], deltas[k] = layer.backward(g, fwd.traces[k], g_z, k > 0)
             g_z = None
             if g_in is not None:
                 g = g_in
+            if (mistake == "stale-delta" and k > 0
+                    and deltas[k].shape == fwd.traces[k - 1].z.shape):
+                g_z = deltas[k].clone()
         return Gradients(params, deltas, [layer.names for layer in net.layers])
 
 

@@ -56,6 +56,8 @@ class ActivationInfo:
     kink would be inexact; None: by quadrature."""
     kink: bool = False
     """φ′ jumps at 0: a finite difference can straddle it."""
+    bounded: bool = False
+    """|φ| stays below a constant (sigmoid, tanh): a residual sum of them grows only linearly."""
     unit_interval: bool = False
     """Every output lies in (0, 1), as binary cross entropy needs."""
     note: str = ""
@@ -83,7 +85,12 @@ def _np_gelu_prime(h: Array) -> Array:
 
 
 def _np_softplus(h: Array) -> Array:
-    return _np().logaddexp(0.0, h)
+    np = _np()
+    return np.where(h > SOFTPLUS_THRESHOLD, h, np.logaddexp(0.0, np.minimum(h, SOFTPLUS_THRESHOLD)))
+
+
+def _np_softplus_prime(h: Array) -> Array:
+    return _np().where(h > SOFTPLUS_THRESHOLD, 1.0, _np_sigmoid(h))
 
 
 def _np_elu(h: Array) -> Array:
@@ -94,6 +101,26 @@ def _np_elu(h: Array) -> Array:
 def _np_elu_prime(h: Array) -> Array:
     np = _np()
     return np.where(h > 0, 1.0, ELU_ALPHA * np.exp(np.minimum(h, 0.0)))
+
+
+def _erfcx(x: float) -> float:
+    """e^(x²)·erfc(x) without overflow (an asymptotic series beyond x = 25)."""
+    if x < 25.0:
+        return math.exp(x * x) * math.erfc(x)
+    inv = 1.0 / (2.0 * x * x)
+    return (1.0 - inv + 3.0 * inv * inv - 15.0 * inv**3) / (x * math.sqrt(math.pi))
+
+
+def _elu_moments(q: float) -> tuple[float, float, float]:
+    """ELU (α = 1) for h ~ N(0, q), s = √q, from E[e^(ch)·1{h<0}] = e^(c²q/2)·Φ(−cs):
+    E[φ] = s/√(2π) + A − ½, E[φ²] = q/2 + B − 2A + ½, E[φ′²] = ½ + B, with
+    A = e^(q/2)Φ(−s) = erfcx(s/√2)/2 and B = e^(2q)Φ(−2s) = erfcx(√(2q))/2."""
+    if not math.isfinite(q):
+        return math.nan, math.nan, math.nan
+    s = math.sqrt(max(q, 0.0))
+    a = 0.5 * _erfcx(s / math.sqrt(2.0))
+    b = 0.5 * _erfcx(math.sqrt(2.0) * s)
+    return s / math.sqrt(2.0 * math.pi) + a - 0.5, q / 2.0 + b - 2.0 * a + 0.5, 0.5 + b
 
 
 def _leaky_moments(slope: float) -> Callable[[float], tuple[float, float, float]]:
@@ -115,11 +142,12 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
             "sigmoid", ("logistic", "sigmoidal"), "σ", "σ(a) = 1/(1+e^(−a))", "σ′(a) = σ(a)(1−σ(a))",
             "o(1−o)", "h{k}⊙(1−h{k})", 0.25, 1.0,
             _np_sigmoid, lambda h: _np_sigmoid(h) * (1.0 - _np_sigmoid(h)), unit_interval=True,
+            bounded=True,
         ),
         ActivationInfo(
             "tanh", ("hyperbolic-tangent",), "tanh", "tanh(a)", "tanh′(a) = 1−tanh²(a)",
             "1−o²", "(1−h{k}²)", 1.0, 5.0 / 3.0,
-            lambda h: _np().tanh(h), lambda h: 1.0 - _np().tanh(h) ** 2,
+            lambda h: _np().tanh(h), lambda h: 1.0 - _np().tanh(h) ** 2, bounded=True,
         ),
         ActivationInfo(
             "relu", ("rectifier",), "relu", "relu(a) = max(0, a)", "relu′(a) = 1 if a>0 else 0",
@@ -140,7 +168,7 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
         ),
         ActivationInfo(
             "gelu", (), "gelu", "gelu(a) = a·Φ(a)", "gelu′(a) = Φ(a) + a·ϕ(a)",
-            "gelu′(a)", "gelu′(a{k})", 1.1289977,
+            "gelu′(a)", "gelu′(a{k})", 1.1289041451851550,  # gelu′(√2)
             # calculate_gain has no GELU; its positive half behaves like ReLU.
             math.sqrt(2.0), lambda h: h * _np_cdf(h), _np_gelu_prime,
         ),
@@ -148,14 +176,14 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
             "softplus", (), "softplus", "softplus(a) = ln(1+e^a)", "softplus′(a) = σ(a)",
             "σ(a)", "σ(a{k})", 1.0,
             # calculate_gain has no softplus; a smooth ReLU, so ReLU's gain.
-            math.sqrt(2.0), _np_softplus, _np_sigmoid,
+            math.sqrt(2.0), _np_softplus, _np_softplus_prime,
             note=f"above a = {SOFTPLUS_THRESHOLD:g} softplus is a and its slope 1, as PyTorch",
         ),
         ActivationInfo(
             "elu", (), "elu", "elu(a) = a if a>0 else e^a−1", "elu′(a) = 1 if a>0 else e^a",
             "(a>0 ? 1 : e^a)", "elu′(a{k})", 1.0,
             # calculate_gain has no ELU; its positive half is ReLU's.
-            math.sqrt(2.0), _np_elu, _np_elu_prime,
+            math.sqrt(2.0), _np_elu, _np_elu_prime, closed_moments=_elu_moments,
         ),
         ActivationInfo(
             "identity", ("linear", "id", "none"), "id", "id(a) = a", "id′(a) = 1", "1", "1", 1.0, 1.0,
@@ -178,6 +206,9 @@ class LossInfo:
     """Outputs must lie in (0, 1) (and targets in [0, 1])."""
     cancels_sigmoid: bool = False
     """With a sigmoid output, ∂E/∂o·σ′ cancels to (o−t)/n (computed fused, from the logits)."""
+    mean: bool = True
+    """E is a mean over the n = batch × outputs terms (False: a plain sum)."""
+    uses_target: bool = True
 
 
 LOSSES: dict[str, LossInfo] = {
@@ -188,6 +219,9 @@ LOSSES: dict[str, LossInfo] = {
         LossInfo("bce", ("binary-cross-entropy", "logloss", "log-loss"),
                  "E = −(1/n) Σ [t·ln o + (1−t)·ln(1−o)]", "∂E/∂o = (o−t) / (n·o(1−o))",
                  needs_unit_interval=True, cancels_sigmoid=True),
+        LossInfo("sum", ("output", "raw", "none", "identity"),
+                 "E = Σ o (the output itself, no target)", "∂E/∂o = 1", mean=False,
+                 uses_target=False),
     )
 }
 
@@ -213,6 +247,39 @@ INITS: dict[str, InitInfo] = {
         InitInfo("orthogonal", ("ortho", "orth"), "a random orthogonal matrix times gain"),
         InitInfo("meanfield", ("mean-field", "mf", "sigma"),
                  "W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²) from --sigma-w2 and --sigma-b2"),
+    )
+}
+
+@dataclass(frozen=True)
+class MistakeInfo:
+    """A classic backprop mistake that ``--mistake`` plants in the hand-derived pass."""
+
+    name: str
+    title: str
+    """What the mistake is, in a few words."""
+    wrong: str
+    """The wrong formula, as a learner would write it."""
+    right: str
+    """The right one."""
+    needs: str = ""
+    """mse: only with the MSE loss; mean: with a loss that is a mean; square: needs a layer
+    with as many outputs as inputs; two-layers: needs a hidden layer of the output's width."""
+
+
+MISTAKES: dict[str, MistakeInfo] = {
+    m.name: m
+    for m in (
+        MistakeInfo("forget-dphi", "δ without φ′", "δ_k = ∂E/∂h_k", "δ_k = ∂E/∂h_k ⊙ φ′(a_k)"),
+        MistakeInfo("no-transpose", "the transposed weight matrix in the δ recursion",
+                    "∂E/∂h_k−1 = δ_k W_kᵀ", "∂E/∂h_k−1 = δ_k W_k", needs="square"),
+        MistakeInfo("drop-2", "the 2 of the MSE derivative forgotten (the tutorial's c/2.0)",
+                    "∂E/∂o = (o−t)/n", "∂E/∂o = 2(o−t)/n", needs="mse"),
+        MistakeInfo("wrong-sign", "the sign of the loss gradient flipped", "∂E/∂o = (t−o)·…",
+                    "∂E/∂o = (o−t)·…"),
+        MistakeInfo("sum-not-mean", "the 1/n of the mean forgotten", "∂E/∂o = 2(o−t)",
+                    "∂E/∂o = 2(o−t)/n", needs="mean"),
+        MistakeInfo("stale-delta", "δ of layer k reused for layer k−1 without the chain factor",
+                    "δ_k−1 = δ_k", "δ_k−1 = (δ_k W_k) ⊙ φ′(a_k−1)", needs="two-layers"),
     )
 }
 
@@ -259,6 +326,11 @@ def loss_name(text: str, option: str = "--loss") -> str:
 def init_name(text: str, option: str = "--init") -> str:
     """The init ``text`` names."""
     return resolve(text, {n: i.aliases for n, i in INITS.items()}, option)
+
+
+def mistake_name(text: str, option: str = "--mistake") -> str:
+    """The planted mistake ``text`` names."""
+    return resolve(text, {n: () for n in MISTAKES}, option)
 
 
 def arch_name(text: str, option: str = "--compare-arch") -> str:

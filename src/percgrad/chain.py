@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from percgrad.backprop import analytic_backward, autograd_backward, forward
-from percgrad.catalog import INIT_NAMES
+from percgrad.catalog import ACTIVATIONS, INIT_NAMES, LOSSES
 from percgrad.comparison import compare, frobenius
+from percgrad.diagnosis import FlowVerdict, depth_scale, judge, trend
 from percgrad.experiment import Run, build_report, execute
 from percgrad.net import bias_std, weight_std
 from percgrad.report import (
@@ -26,7 +28,7 @@ from percgrad.report import (
     TrainingReport,
 )
 from percgrad.spec import Spec
-from percgrad.theory import Theory, diagnose, predict
+from percgrad.theory import Theory, predict
 from percgrad.verdict import Advice, Mismatch, Notice
 
 ARCH_FIELDS: dict[str, tuple[bool, str]] = {
@@ -88,23 +90,60 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 and math.isfinite(a) and math.isfinite(b) else None
 
 
-def _advice(spec: Spec, q_in: float, mean_in: float) -> list[Advice]:
-    """Other inits or activations that the same theory puts closer to χ = 1, best first."""
-    candidates = [(spec.activation, init) for init in INIT_NAMES if init != spec.init]
+VERIFY_BUDGET = 4_000_000
+"""Advice is checked by a run of the same shape when depth·width²·batch is at most this (a
+fraction of a second); beyond it, theory alone vouches for it."""
+
+
+def _layer_verdict(report: Report) -> FlowVerdict:
+    """diagnosis.judge over a report's layers: dead where φ′ = 0 on every unit and sample, or
+    δ is exactly 0 without underflow."""
+    layers = report.layers
+    dead = [layer.mean_abs_dphi == 0 or (layer.delta_norm == 0 and not layer.underflow)
+            for layer in layers]
+    bad = None
+    if report.first_nonfinite is not None:
+        found = re.match(r"layer (\d+)", report.first_nonfinite)
+        bad = int(found.group(1)) if found else len(layers)
+    return judge([layer.grad_norm for layer in layers], dead, bad)
+
+
+def _tried(spec: Spec, act: str, init: str) -> str:
+    """The verdict of a quick run of ``spec`` with another activation and init (no check)."""
+    quick = dataclasses.replace(spec, activation=act, init=init, check="off", keep_tensors=False,
+                                bound=False, chain=None)
+    result, timing = execute(quick)
+    return _layer_verdict(build_report(result, timing)).kind
+
+
+def _advice(spec: Spec, q_in: float, mean_in: float, verdict: str) -> list[Advice]:
+    """Other inits or activations that theory puts closer to χ = 1, best first; when cheap, each
+    is tried on the same shape and dropped if that run would be dead, non-finite or no better."""
+    candidates = [(spec.activation, init) for init in INIT_NAMES
+                  if init not in (spec.init, "meanfield")]
     for pair in (("tanh", "xavier"), ("relu", "kaiming")):
         if pair != (spec.activation, spec.init) and pair not in candidates:
             candidates.append(pair)
     current = theory_for(spec, q_in, mean_in=mean_in).mean_chi
     distance = abs(math.log(current)) if current and math.isfinite(current) else math.inf
+    if verdict in ("dead", "non-finite"):
+        distance = math.inf  # any setting that runs is better
     scored: list[tuple[float, str, str, float]] = []
     for act, init in candidates:
-        if spec.loss == "bce" and act != "sigmoid":
+        if LOSSES[spec.loss].needs_unit_interval and not ACTIVATIONS[act].unit_interval:
             continue
         chi = theory_for(spec, q_in, init=init, activation=act, mean_in=mean_in).mean_chi
         if chi and math.isfinite(chi) and abs(math.log(chi)) < distance - 1e-9:
             scored.append((abs(math.log(chi)), act, init, chi))
-    advice = [Advice("setting", act, init, spec.gain, chi, diagnose(chi))
-              for _, act, init, chi in sorted(scored)[:3]]
+    cheap = spec.depth * max(spec.sizes) ** 2 * spec.batch <= VERIFY_BUDGET
+    advice: list[Advice] = []
+    for _, act, init, chi in sorted(scored):
+        if len(advice) == 3:
+            break
+        tried = _tried(spec, act, init) if cheap else None
+        if tried in ("dead", "non-finite") or (tried == verdict and verdict != "stable"):
+            continue
+        advice.append(Advice("setting", act, init, spec.gain, chi, trend(chi), tried or ""))
     if spec.activation == "sigmoid" and spec.arch == "plain":
         advice.append(Advice("sigmoid-cap", "sigmoid"))
     return advice
@@ -125,22 +164,28 @@ def analyse(run: Run, report: Report) -> None:
         m / p for m, p in zip(measured, theory.chi) if m is not None and p > 0 and math.isfinite(m)
     ]
     bounds = [layer.bound_holds for layer in layers if layer.bound_holds is not None]
+    verdict = _layer_verdict(report)
     report.summary = FlowSummary(
         grad_decay=_ratio(layers[0].grad_norm, layers[-1].grad_norm),
         delta_decay=_ratio(layers[0].delta_norm, layers[-1].delta_norm),
         measured_mean_factor=mean_measured,
         predicted_mean_factor=theory.mean_chi,
         median_measured_over_predicted=_median(ratios),
-        diagnosis=diagnose(mean_measured if mean_measured is not None else theory.mean_chi),
-        predicted_diagnosis=diagnose(theory.mean_chi),
+        diagnosis=verdict.kind,
+        predicted_diagnosis=trend(theory.mean_chi),
         bound_holds=all(bounds) if bounds else None,
-        advice=_advice(spec, q_in, mean_in),
+        advice=_advice(spec, q_in, mean_in, verdict.kind),
         notes=_notes(spec, layers),
+        first_share=verdict.share,
+        verdict_layers=list(verdict.layers),
+        delta_trend=trend(mean_measured),
     )
+    scale = depth_scale(theory.mean_chi)
     report.theory = TheoryReport(
         sigma_w2=theory.sigma_w2[-1], sigma_b2=theory.sigma_b2[-1],
         sigma_w2_per_layer=list(theory.sigma_w2), q=list(theory.q), chi=list(theory.chi),
-        mean_chi=theory.mean_chi, depth_scale=theory.depth_scale, arch=spec.arch,
+        mean_chi=theory.mean_chi, depth_scale=scale.layers, arch=spec.arch,
+        critical=scale.critical, growing=scale.growing,
     )
     bad = next((k + 1 for k, layer in enumerate(layers) if layer.bound_holds is False), None)
     if bad is not None:
@@ -151,10 +196,12 @@ def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     notes = []
     if len(layers) > 1 and all(layer.bound is None for layer in layers):
         notes.append("bound-skipped" if spec.arch == "plain" else "bound-plain-only")
-    unbounded = spec.activation in ("relu", "leaky-relu", "gelu", "softplus", "elu", "identity")
+    unbounded = not ACTIVATIONS[spec.activation].bounded
+    measured = any(layer.measured_factor for layer in layers)
     if spec.residual and unbounded and spec.loss == "mse":
         notes.append("residual-unbounded")
-    elif spec.activation in ("relu", "leaky-relu") and spec.loss == "mse" and spec.norm == "none":
+    elif (spec.activation in ("relu", "leaky-relu") and spec.loss == "mse" and spec.norm == "none"
+          and measured):
         notes.append("relu-mse")
     if min(spec.sizes) < 32:
         notes.append("narrow")
@@ -189,7 +236,9 @@ def compare_runs(specs: list[tuple[str, Spec]], by: str,
         kinks=sum(r.check.kinks for r in reports),
         unresolved=sum(r.check.unresolved for r in reports),
     )
-    settings = {k: v for k, v in first.settings.items() if k != by}
+    # What the runs share: the compared setting and whatever it changes (an arch changes two).
+    settings = {k: v for k, v in first.settings.items()
+                if k != by and all(r.settings.get(k) == v for r in reports)}
     return Report(
         command="vanish", version=first.version, settings=settings, device=first.device,
         input=None, target=None, output=None, loss=float("nan"), layers=[], check=check,
@@ -211,7 +260,7 @@ def train(run: Run, report: Report, steps: int, lr: float,
     history: list[HistoryPoint] = []
     for step in range(steps + 1):
         fwd = forward(net)
-        grads = analytic_backward(net, fwd)
+        grads = analytic_backward(net, fwd, run.spec.mistake)
         loss_value = float(fwd.loss)
         finite = math.isfinite(loss_value) and all(
             bool(torch.isfinite(g).all()) for gs in grads.params for g in gs

@@ -171,6 +171,12 @@ MaxMemoryOpt = Annotated[
                  "500M) \\[default: 90% of the free memory].", rich_help_panel=RUN, metavar="SIZE",
                  show_default=False),
 ]
+MistakeOpt = Annotated[
+    str | None,
+    typer.Option("--mistake", metavar="NAME", help="Plant a classic backprop mistake in the "
+                 "hand-derived pass and watch the check catch it: "
+                 + ", ".join(catalog.MISTAKES) + ".", rich_help_panel=CHECK, show_default=False),
+]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show Python tracebacks (also PERCGRAD_DEBUG=1).",
                        rich_help_panel=RUN),
@@ -223,6 +229,7 @@ class Common:
     save: Path | None
     plot: Path | None
     max_memory: str | None
+    mistake: str | None
     debug: bool
 
     def output(self) -> Output:
@@ -236,7 +243,7 @@ class Common:
             "bias": self.bias, "sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
             "batch": self.batch, "seed": self.seed, "device": self.device,
             "dtype": self.dtype.value, "check": self.check.value, "tolerance": self.tolerance,
-            "max_memory": self.max_memory, "target": self.target,
+            "max_memory": self.max_memory, "target": self.target, "mistake": self.mistake,
         }
 
 
@@ -260,6 +267,7 @@ def _shared_options(
     save: SaveOpt = None,
     plot: PlotOpt = None,
     max_memory: MaxMemoryOpt = None,
+    mistake: MistakeOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Where the shared options are declared, once (never called)."""
@@ -404,11 +412,13 @@ def single(
     x: XOpt = None,
     w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
+    b: Annotated[str | None, typer.Option("--b", help="The bias by hand, e.g. 0.5 (turns "
+                                          "--bias on).", rich_help_panel=DATA)] = None,
 ) -> None:
     """One neuron."""
     from percgrad.api import single_spec
 
-    _execute(common, lambda: single_spec(inputs=inputs, x=x, w=w, **common.options()),
+    _execute(common, lambda: single_spec(inputs=inputs, x=x, w=w, b=b, **common.options()),
              _compute_one, _renderer("single"))
 
 

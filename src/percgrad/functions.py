@@ -120,12 +120,14 @@ class Loss:
         return self.info.name
 
     def value(self, z: Tensor, o: Tensor, t: Tensor) -> Tensor:
-        """E: the mean of the terms."""
-        return self.elementwise(z, o, t).mean()
+        """E: the mean (or the sum) of the terms."""
+        terms = self.elementwise(z, o, t)
+        return terms.mean() if self.info.mean else terms.sum()
 
     def batched(self, z: Tensor, o: Tensor, t: Tensor) -> Tensor:
         """E of each of a stack of networks: inputs shaped (P, batch, outputs), result (P,)."""
-        return self.elementwise(z, o, t).mean(dim=(-2, -1))
+        terms = self.elementwise(z, o, t)
+        return terms.mean(dim=(-2, -1)) if self.info.mean else terms.sum(dim=(-2, -1))
 
     def delta_out(self, z: Tensor, o: Tensor, t: Tensor, act: Activation) -> Tensor:
         """∂E/∂z at the output, the start of the backward pass."""
@@ -155,6 +157,7 @@ def _bce_delta(o: Tensor, t: Tensor) -> Tensor:
 LOSSES: dict[str, Loss] = {
     "mse": Loss(catalog.LOSSES["mse"], lambda z, o, t: (o - t).square(), _mse_grad_output),
     "bce": Loss(catalog.LOSSES["bce"], _bce_terms, _bce_grad_output, _bce_delta),
+    "sum": Loss(catalog.LOSSES["sum"], lambda z, o, t: o, lambda o, t: torch.ones_like(o)),
 }
 
 

@@ -145,6 +145,8 @@ def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype
         if k == 0 and spec.w is not None:
             w = place(torch.tensor([spec.w], dtype=torch.float64))
         b = _bias(spec, fan_in, fan_out, gen)
+        if k == 0 and spec.b is not None:
+            b = torch.tensor(spec.b, dtype=torch.float64)
         params = [w] + ([] if b is None else [place(b)])
         names = ["W"] + ([] if b is None else ["b"])
         layer: Layer

@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from percgrad.catalog import ACTIVATIONS, MISTAKES
+from percgrad.diagnosis import VANISHING_SHARE
 from percgrad.verdict import Advice, Mismatch, Notice
+
+if TYPE_CHECKING:
+    from percgrad.report import FlowSummary, TheoryReport
 
 
 def _layers(layers: tuple[int, ...]) -> str:
@@ -63,6 +70,24 @@ def notice(n: Notice) -> str:
     elif n.kind == "training-stopped":
         text = (f"training stopped at step {n.count}: the loss or a gradient is no longer finite "
                 f"(try a smaller --lr than {n.value:g})")
+    elif n.kind == "init-scale":
+        text = (f"--init normal draws N(0, gain²) whatever the width: at fan-in {n.count} that is "
+                f"σ_w² = {n.value:.4g} (σ_w² near 1 keeps the signal's size); try --init xavier "
+                "or --init kaiming.")
+    elif n.kind == "saturated":
+        sup = ACTIVATIONS[n.activation].dphi_sup
+        if n.count == 1 and n.layers == (1,) and n.dphi is not None:
+            sym = ACTIVATIONS[n.activation].symbol
+            text = (f"the neuron is saturated: {sym}′(a) = {n.dphi:.3g}, below 10% of its maximum "
+                    f"{sup:g}, so every gradient through it is multiplied by {n.dphi:.3g}.")
+        else:
+            text = (f"{_layers(n.layers)}: up to {n.value:.0%} of the units are saturated (|φ′| "
+                    f"below 10% of its maximum {sup:g}): their gradients are cut at least tenfold.")
+    elif n.kind == "dead-units":
+        batch = (" (with one sample, about half of a ReLU layer is 0 by chance)"
+                 if n.count == 1 else f" on all {n.count} samples")
+        text = (f"{_layers(n.layers)}: up to {n.value:.0%} of the units are dead{batch}: φ′ = 0, so "
+                "no gradient reaches their weights.")
     elif n.kind == "first-layer-plain":
         text = (f"{_layers(n.layers)} has no skip connection: its input and output widths "
                 "differ, so h = φ(a) there.")
@@ -76,8 +101,62 @@ def advice(a: Advice) -> str:
     if a.kind == "sigmoid-cap":
         return ("sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset "
                 "it, and they saturate the units")
-    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}) would give χ ≈ {a.chi:.3g} "
-            f"({a.diagnosis})")
+    tried = f"; a run of this shape is {a.tried}" if a.tried else " (theory only)"
+    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory gives χ ≈ {a.chi:.3g} "
+            f"({a.diagnosis}){tried}")
+
+
+def _g(v: float | None, digits: int = 3) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.{digits}g}" if 1e-3 <= abs(v) < 1e5 or v == 0 else f"{v:.{max(digits - 1, 1)}e}"
+
+
+def depth_scale(layers: float | None, critical: bool, growing: bool) -> str:
+    """The depth scale ξ = 1/|ln χ̄| in words."""
+    if critical:
+        return "depth scale ∞ (χ̄ = 1: the edge of chaos)"
+    if layers is None:
+        return "depth scale —"
+    if growing:
+        return f"‖δ‖² grows by e every {_g(layers)} layers (ξ = 1/ln χ̄)"
+    return f"‖δ‖² shrinks by e every {_g(layers)} layers (ξ = −1/ln χ̄)"
+
+
+def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[str, Any]) -> str:
+    """Why the verdict is what it is, from the numbers it was judged from."""
+    share = summ.first_share
+    kind = summ.diagnosis
+    what = f"{settings['activation']} with --init {settings['init']}"
+    per = summ.measured_mean_factor
+    delta = (f"‖δ‖² changes by {_g(per)} per layer (geometric mean)" if per is not None else "")
+    if kind == "non-finite":
+        return "values overflow or turn NaN (see the warning), so nothing below can be judged."
+    if kind == "dead":
+        where = _layers(tuple(summ.verdict_layers))
+        return (f"every unit of {where} has φ′ = 0 on this batch, so no gradient flows through "
+                "it: the weights there and below get exactly 0, and gradient descent cannot "
+                f"revive them ({what}; a unit dies when its pre-activation is negative for every "
+                "sample).")
+    if share is None:
+        return "a single layer has no trend to judge."
+    first = f"‖∂E/∂W₁‖ is {_g(share, 2)} × ‖∂E/∂W{_sub(depth)}‖"
+    if kind == "vanishing":
+        return (f"{first}, below the {VANISHING_SHARE:g} at which one learning rate stops serving "
+                f"both ends: the early layers barely learn; {delta}.")
+    if kind == "exploding":
+        return (f"{first}, more than {1 / VANISHING_SHARE:g}×: a step that suits the last layer "
+                f"is far too large for the first; {delta}.")
+    text = f"{first}: every layer gets a gradient of similar size"
+    if summ.delta_trend in ("vanishing", "exploding"):
+        other = "grow" if summ.delta_trend == "vanishing" else "shrink"
+        text += (f" — {delta}, but the activations it multiplies {other} towards the input, "
+                 "so ∂E/∂W = δᵀh stays level")
+    return text + "."
+
+
+def _sub(n: int) -> str:
+    return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
 FLOW_NOTES = {
@@ -100,3 +179,17 @@ FLOW_NOTES = {
 def flow_note(kind: str) -> str:
     """A note under the gradient-flow diagnosis, by kind."""
     return FLOW_NOTES[kind]
+
+
+def mistake_caught(name: str) -> str:
+    """The sentence under a failed check that names the planted mistake."""
+    m = MISTAKES[name]
+    return (f"That is the mistake planted with --mistake {name}: {m.title} ({m.wrong} instead of "
+            f"{m.right}). The check caught it.")
+
+
+def mistake_missed(name: str) -> str:
+    """The sentence when a planted mistake went unnoticed."""
+    m = MISTAKES[name]
+    return (f"The mistake planted with --mistake {name} ({m.title}) makes no measurable "
+            "difference on this network, so the check could not catch it.")

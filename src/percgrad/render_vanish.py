@@ -128,38 +128,19 @@ def vanish_summary(report: Report) -> Panel:
              + (f", median measured/predicted {num(summ.median_measured_over_predicted, 3)}"
                 if summ.median_measured_over_predicted is not None else "")),
         Text(f"theory    σ_w² = {num(th.sigma_w2, 4)}, σ_b² = {num(th.sigma_b2, 3)}, "
-             f"q₁ = {num(th.q[0], 3)} → q{D} = {num(th.q[-1], 3)}; depth scale −1/ln χ̄ = "
-             f"{num(th.depth_scale, 3)} layers"),
+             f"q₁ = {num(th.q[0], 3)} → q{D} = {num(th.q[-1], 3)}; "
+             + render_text.depth_scale(th.depth_scale, th.critical, th.growing)),
     ]
     diag = summ.diagnosis
-    style = {"vanishing": "bold yellow", "exploding": "bold red", "stable": "bold green"}.get(
-        diag, "bold")
-    lines.append(Text.assemble(("diagnosis ", "bold"), (diag.upper(), style), f": {_why(report)}"))
+    style = {"vanishing": "bold yellow", "exploding": "bold red", "stable": "bold green",
+             "dead": "bold red", "non-finite": "bold red"}.get(diag, "bold")
+    why = render_text.diagnosis(summ, th, depth, report.settings)
+    lines.append(Text.assemble(("diagnosis ", "bold"), (diag.upper(), style), f": {why}"))
     for a in summ.advice:
         lines.append(Text(f"  → {render_text.advice(a)}", style="dim"))
     for note in summ.notes:
         lines.append(Text(f"  note: {render_text.flow_note(note)}", style="italic dim"))
     return Panel(Group(*lines), title="Gradient flow", title_align="left", expand=False)
-
-
-def _why(report: Report) -> str:
-    summ, th = report.summary, report.theory
-    assert summ is not None and th is not None
-    depth = len(report.layers)
-    chi = summ.measured_mean_factor or th.mean_chi
-    if chi is None:
-        return "a single layer has no factor to measure."
-    s = report.settings
-    per = f"‖δ‖² is multiplied by about {num(chi, 3)} per layer"
-    if summ.diagnosis == "vanishing":
-        decay = summ.grad_decay
-        size = (f"{num(decay, 2)} × the last's" if decay else
-                f"too small for {s['dtype']} (it underflows to 0)")
-        return (f"{per}, so over {depth} layers the first layer's gradient is {size}; "
-                f"{s['activation']} with {s['init']} init starves the early layers.")
-    if summ.diagnosis == "exploding":
-        return f"{per}: the early layers' gradients blow up ({num(summ.grad_decay, 2)} × the last's)."
-    return f"{per}: the gradient keeps its size through the chain."
 
 
 def history_section(report: Report) -> list[RenderableType]:

@@ -13,7 +13,8 @@ import numpy as np
 from percgrad import render_text
 from percgrad.verdict import Advice, Mismatch, Notice
 
-SCHEMA = 1
+SCHEMA = 2
+"""2: theory.depth_scale is 1/|ln χ̄| (never negative, null when critical)."""
 
 
 @dataclass
@@ -73,6 +74,8 @@ class LayerReport:
     mean_abs_dphi: float
     saturated: float
     """Fraction of units whose |φ′| is below 10% of its maximum."""
+    dead_units: float = 0.0
+    """Fraction of units whose φ′ is 0 on every sample of the batch."""
     finite: bool = True
     underflow: bool = False
     """True where δ underflowed to exactly 0 (this layer or one above it)."""
@@ -87,6 +90,16 @@ class LayerReport:
     """dense, layernorm, residual or residual-layernorm."""
     others: list[ParamReport] = field(default_factory=list)
     """Parameters beyond W and b (layer norm's γ and β)."""
+    pre: np.ndarray | None = None
+    """a_k = h_k−1 W_kᵀ + b_k, batch × units (None unless tensors are kept)."""
+    post: np.ndarray | None = None
+    """h_k, batch × units (None unless tensors are kept)."""
+    delta: np.ndarray | None = None
+    """δ_k = ∂E/∂a_k from the hand-derived pass, batch × units (None unless kept)."""
+    dphi: np.ndarray | None = None
+    """φ′ at φ's input, batch × units (None unless kept)."""
+    post_sample: np.ndarray | None = None
+    """h_k of the first sample (always kept: the forward pass as shown)."""
 
 
 @dataclass
@@ -105,6 +118,12 @@ class CheckReport:
     """fast: per random direction u, uᵀ∇ numeric, analytic and autograd."""
     kinks: int = 0
     unresolved: int = 0
+    vacuous: bool = False
+    """Every gradient is exactly 0: the comparison proves nothing (passed is None)."""
+    inconclusive: bool = False
+    """Most random directions could not be judged (passed is None)."""
+    mistake: str | None = None
+    """The classic mistake planted in the hand-derived pass (``--mistake``)."""
 
 
 @dataclass
@@ -129,7 +148,12 @@ class TheoryReport:
     """Predicted ‖δ_k‖²/‖δ_k+1‖², k = 1…D−1."""
     mean_chi: float | None
     depth_scale: float | None
+    """1/|ln χ̄| in layers, never negative; None when critical (infinite) or unknown."""
     arch: str = "plain"
+    critical: bool = False
+    """χ̄ = 1 within round-off: the depth scale is infinite."""
+    growing: bool = False
+    """χ̄ > 1: ‖δ‖² grows by e every ``depth_scale`` layers towards the input."""
 
 
 @dataclass
@@ -142,8 +166,16 @@ class FlowSummary:
     predicted_mean_factor: float | None
     median_measured_over_predicted: float | None
     diagnosis: str
+    """The verdict (diagnosis.judge): vanishing, exploding, stable, dead, non-finite."""
     predicted_diagnosis: str
+    """Theory's trend of ‖δ‖² per layer (diagnosis.trend of χ̄)."""
     bound_holds: bool | None
+    first_share: float | None = None
+    """‖∂E/∂W₁‖ / ‖∂E/∂W_L‖, what the verdict is judged from."""
+    verdict_layers: list[int] = field(default_factory=list)
+    """Layers the verdict names (dead or non-finite ones)."""
+    delta_trend: str = ""
+    """The measured trend of ‖δ‖² per layer (diagnosis.trend of the measured factor)."""
     advice: list[Advice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Kinds of note (see render_text.flow_note): bound-skipped, relu-mse, narrow, …"""
@@ -284,6 +316,7 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
         "numeric_unresolved": layer.unresolved,
         "mean_abs_dphi": layer.mean_abs_dphi,
         "saturated": layer.saturated,
+        "dead_units": layer.dead_units,
         "finite": layer.finite,
         "underflow": layer.underflow,
         "measured_factor": layer.measured_factor,
@@ -291,6 +324,11 @@ def layer_document(layer: LayerReport) -> dict[str, Any]:
         "bound": layer.bound,
         "bound_holds": layer.bound_holds,
         "kind": layer.kind,
+        "pre": layer.pre,
+        "post": layer.post,
+        "delta": layer.delta,
+        "dphi": layer.dphi,
+        "post_sample": layer.post_sample,
         "params": [{"name": p.name, "value": p.value, "grad": _triple(p.grad)} for p in layer.others],
     }
 
@@ -307,6 +345,9 @@ def _check_document(check: CheckReport) -> dict[str, Any]:
         "directions": check.directions,
         "kinks": check.kinks,
         "unresolved": check.unresolved,
+        "vacuous": check.vacuous,
+        "inconclusive": check.inconclusive,
+        "mistake": check.mistake,
     }
 
 

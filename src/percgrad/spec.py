@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from percgrad.catalog import ACTIVATION_NAMES, ACTIVATIONS, INIT_NAMES, LOSS_NAMES, LOSSES
+from percgrad.catalog import ACTIVATION_NAMES, ACTIVATIONS, INIT_NAMES, LOSS_NAMES, LOSSES, MISTAKES
 from percgrad.errors import PercgradError
 
 __all__ = ["ACTIVATION_NAMES", "INIT_NAMES", "LOSS_NAMES", "Chain", "Spec"]
@@ -71,6 +71,10 @@ class Spec:
     """``layer``: layer norm of every pre-activation before φ."""
     chain: Chain | None = None
     """``vanish``'s settings (None for single and multi)."""
+    mistake: str | None = None
+    """A classic mistake planted in the hand-derived pass (catalog.MISTAKES)."""
+    b: tuple[float, ...] | None = None
+    """The single neuron's bias given by hand (implies ``bias``)."""
 
     def __post_init__(self) -> None:
         _choice(self.command, COMMANDS, "command")
@@ -126,13 +130,44 @@ class Spec:
                     raise PercgradError(
                         f"each row needs {n_in} value(s) (one per input), got {len(row)}", "--x"
                     )
-        if self.norm == "layer" and min(self.sizes[1:]) < 2:
+        if self.norm == "layer" and min(self.sizes[1:]) < 3:
             raise PercgradError(
-                f"layer norm over {min(self.sizes[1:])} unit gives a constant (its gradient is "
-                "0); it needs layers of width 2 or more", "--norm",
+                f"layer norm over {min(self.sizes[1:])} unit(s) gives a constant (0 for one unit, "
+                "±1 for two), so no gradient passes it; it needs layers of width 3 or more",
+                "--norm",
             )
+        if self.mistake is not None:
+            self._check_mistake()
+        if self.b is not None and (len(self.b) != n_out or not self.bias):
+            raise PercgradError(f"needs {n_out} value(s) (one per output) and a bias, got "
+                                f"{len(self.b)}", "--b")
         if self.w is not None and len(self.w) != n_in:
             raise PercgradError(f"needs {n_in} value(s) (one per input), got {len(self.w)}", "--w")
+
+    def _check_mistake(self) -> None:
+        """A planted mistake must be one that this network can show."""
+        info = MISTAKES.get(self.mistake or "")
+        if info is None:
+            raise PercgradError(f"{self.mistake!r} is not one of: {', '.join(MISTAKES)}", "--mistake")
+        pairs = list(zip(self.sizes[:-1], self.sizes[1:]))
+        if info.needs == "mse" and self.loss != "mse":
+            raise PercgradError(f"{info.name} is a mistake in the MSE derivative; --loss is "
+                                f"{self.loss!r} (use --loss mse)", "--mistake")
+        if info.needs == "mean" and not LOSSES[self.loss].mean:
+            raise PercgradError(f"{info.name} forgets the 1/n of a mean, but --loss {self.loss} "
+                                "is a sum (use --loss mse)", "--mistake")
+        if info.needs == "square" and not any(i == o for i, o in pairs[1:]):
+            raise PercgradError(f"{info.name} needs a layer above the first whose weight matrix is "
+                                "square (Wᵀ must fit where W goes), e.g. multi --inputs 4 --hidden "
+                                "4,4 --outputs 4, or vanish --width 4", "--mistake")
+        if info.needs == "two-layers" and not any(self.sizes[k] == self.sizes[k + 1]
+                                                 for k in range(1, len(self.sizes) - 1)):
+            raise PercgradError(f"{info.name} needs two stacked layers of the same width (δ_k "
+                                "must fit where δ_k−1 goes), e.g. multi --hidden 4 --outputs 4, "
+                                "or vanish --width 4", "--mistake")
+        if info.name == "forget-dphi" and self.activation == "identity":
+            raise PercgradError("forget-dphi changes nothing with --activation identity (φ′ = 1); "
+                                "pick another activation", "--mistake")
 
     @property
     def arch(self) -> str:

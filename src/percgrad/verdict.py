@@ -48,11 +48,13 @@ class Notice:
     value: float | None = None
     """A figure the sentence needs: the smallest magnitude of the dtype (underflow), the
     learning rate (training-stopped)."""
+    dphi: float | None = None
+    """mean |φ′| of the first layer concerned (saturated)."""
     run: str | None = None
 
 
 NOTICE_KINDS = ("nonfinite", "underflow", "unsettled", "kinks", "bound", "training-stopped",
-                "first-layer-plain")
+                "first-layer-plain", "init-scale", "saturated", "dead-units")
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,6 @@ class Advice:
     gain: float = 1.0
     chi: float | None = None
     diagnosis: str = ""
+    """Theory's trend for that setting."""
+    tried: str = ""
+    """The verdict of a run of the same shape with that setting ('' when not tried)."""

@@ -1,0 +1,95 @@
+"""The one rule that names what a chain's gradient does: vanishing, exploding, stable, dead or
+non-finite, from the per-layer quantities the tables show (plain arithmetic, no torch)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+VANISHING_SHARE = 0.1
+"""The first layer's ‖∂E/∂W‖ below this share of the last layer's is vanishing: one learning rate
+then moves the first layer's weights ten times slower than the last's, so the early layers
+effectively stop learning while the late ones still do (above 1/VANISHING_SHARE, exploding: a
+step that suits the last layer is ten times too large for the first)."""
+EXPLODING_SHARE = 1.0 / VANISHING_SHARE
+FACTOR_VANISHING, FACTOR_EXPLODING = 0.9, 1.1
+"""A mean-field factor χ̄ below / above these is a predicted decay / growth of ‖δ‖² (theory's
+trend per layer; it says where a deeper chain of the same kind is headed)."""
+CRITICAL_LOG = 1e-12
+"""|ln χ̄| below this is round-off of χ̄ = 1: the depth scale is infinite (the edge of chaos)."""
+
+VERDICTS = ("vanishing", "exploding", "stable", "dead", "non-finite", "undetermined")
+
+
+@dataclass(frozen=True)
+class FlowVerdict:
+    """What the gradient does over a chain, and the numbers the judgement used."""
+
+    kind: str
+    """One of VERDICTS."""
+    share: float | None
+    """‖∂E/∂W₁‖ / ‖∂E/∂W_L‖, the first layer's gradient as a share of the last's."""
+    layers: tuple[int, ...] = ()
+    """1-based layers the verdict concerns: the dead ones, or the non-finite one."""
+
+
+def judge(grad_norms: Sequence[float], dead: Sequence[bool],
+          first_nonfinite: int | None = None) -> FlowVerdict:
+    """The verdict from each layer's ‖∂E/∂W‖ (input side first), whether its units are all dead
+    on the batch (φ′ = 0 everywhere, or δ exactly 0 without underflow), and the 1-based layer
+    where values first stop being finite (forward pass first, then backward). Non-finite
+    first, then dead, then the share of the first layer's gradient."""
+    if first_nonfinite is not None:
+        return FlowVerdict("non-finite", None, (first_nonfinite,))
+    dead_layers = tuple(k + 1 for k, d in enumerate(dead) if d)
+    share = _share(grad_norms)
+    if dead_layers:
+        return FlowVerdict("dead", share, dead_layers)
+    if share is None:
+        return FlowVerdict("undetermined", None)
+    if share < VANISHING_SHARE:
+        return FlowVerdict("vanishing", share)
+    if share > EXPLODING_SHARE:
+        return FlowVerdict("exploding", share)
+    return FlowVerdict("stable", share)
+
+
+def _share(grad_norms: Sequence[float]) -> float | None:
+    if len(grad_norms) < 2:
+        return None
+    first, last = grad_norms[0], grad_norms[-1]
+    if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
+        return None
+    return first / last
+
+
+def trend(factor: float | None) -> str:
+    """vanishing, stable or exploding, from a geometric-mean factor of ‖δ‖² per layer."""
+    if factor is None or not math.isfinite(factor):
+        return "undetermined"
+    if factor < FACTOR_VANISHING:
+        return "vanishing"
+    if factor > FACTOR_EXPLODING:
+        return "exploding"
+    return "stable"
+
+
+@dataclass(frozen=True)
+class DepthScale:
+    """ξ = 1/|ln χ̄|: layers over which ‖δ‖² changes by a factor e."""
+
+    layers: float | None
+    """None when critical (infinite) or unknown."""
+    critical: bool
+    growing: bool
+
+
+def depth_scale(chi: float | None) -> DepthScale:
+    """ξ from a mean factor χ̄: infinite at χ̄ = 1 within round-off, never negative."""
+    if chi is None or not math.isfinite(chi) or chi <= 0:
+        return DepthScale(None, False, bool(chi is not None and chi > 1))
+    log = math.log(chi)
+    if abs(log) < CRITICAL_LOG:
+        return DepthScale(None, True, False)
+    return DepthScale(1.0 / abs(log), False, log > 0)
