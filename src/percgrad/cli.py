@@ -367,16 +367,25 @@ def _output(out: Output, report: R, show: Callable[[R], list[object]],
         sys.stdout.flush()
     if not out.json or out.save is not None:
         from percgrad.render import make_console
+        from percgrad.render_fit import widest
 
-        # With --json the tables still go to --save, through a console that prints nowhere.
-        console = make_console(record=out.save is not None, quiet=out.json)
-        for part in show(report):
-            console.print(part)
+        parts = show(report)
+        natural = widest(parts)  # type: ignore[arg-type]
+        if not out.json:
+            # A terminal gets its own width; a file or a pipe the output's natural width.
+            console = make_console(width=None if sys.stdout.isatty() else natural)
+            for part in parts:
+                console.print(part)
         if out.save is not None:
             from percgrad.export import save_console
 
+            # --save renders at the natural width, whatever the terminal (COLUMNS aside).
+            recorder = make_console(record=True, quiet=True, width=natural)
+            for part in parts:
+                recorder.print(part)
             try:
-                save_console(console, out.save)
+                save_console(recorder, out.save)
+                _err_console().print(f"wrote {out.save}")
             except PercgradError as exc:
                 problems.append(str(exc))
     if out.plot is not None and plot is not None:
@@ -514,6 +523,151 @@ def vanish(
             return run_chain(spec, compared, progress, interactive)
 
     _execute(common, request, compute, _renderer("vanish"))
+
+
+# ---------------------------------------------------------------- inspect and check: the user's code
+
+USER_CODE = ("TARGET is package.module:name or path/to/file.py:name. It is imported, which runs "
+             "that module's code as python would: name only code you trust.")
+
+TargetArg = Annotated[str, typer.Argument(metavar="TARGET", help=USER_CODE, show_default=False)]
+UserCheckOpt = Annotated[
+    CheckName,
+    typer.Option("--check", "-c", help="Finite differences: full (every entry), fast (3 random "
+                 "directions per tensor), off; auto: full up to 5000 entries.",
+                 rich_help_panel=CHECK),
+]
+
+
+def _user_output(json: bool, timing: bool, save: Path | None, plot: Path | None,
+                 debug: bool) -> Output:
+    return Output(json, timing, save, plot, debug)
+
+
+@app.command(name="inspect", help=(
+    "Your own model, module by module: ‖W‖, ‖∂E/∂W‖, ‖∂E/∂output‖, dead ReLU units, saturated "
+    "sigmoid/tanh outputs, where values first turn non-finite, a diagnosis by the rule of vanish, "
+    "and a gradient check (autograd vs float64 finite differences, on a float64 copy in eval "
+    "mode) that names the first module whose backward is wrong.\n\n"
+    "percgrad inspect examples/broken_backward.py:build --input-shape 8,16\n\n" + USER_CODE
+))
+def inspect_command(
+    target: TargetArg,
+    input_shape: Annotated[str | None, typer.Option(
+        "--input-shape", metavar="SHAPE", help="Random N(0, 1) inputs (seeded) of this shape, "
+        "e.g. 32,784.", rich_help_panel=DATA, show_default=False)] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", metavar="FILE", help="Inputs from .npy/.npz (allow_pickle=False), .pt "
+        "(weights_only=True) or .csv with a header; an .npz or .pt may hold targets as y.",
+        rich_help_panel=DATA, show_default=False)] = None,
+    target_column: Annotated[str | None, typer.Option(
+        "--target-column", metavar="NAME", help="The CSV column that holds the targets.",
+        rich_help_panel=DATA, show_default=False)] = None,
+    targets: Annotated[Path | None, typer.Option(
+        "--targets", metavar="FILE", help="Targets from a file (same formats as --data).",
+        rich_help_panel=DATA, show_default=False)] = None,
+    state_dict: Annotated[Path | None, typer.Option(
+        "--state-dict", metavar="FILE", help="Weights to load first (torch.load with "
+        "weights_only=True; nothing is unpickled).", rich_help_panel=MODEL,
+        show_default=False)] = None,
+    loss: Annotated[str, typer.Option(
+        "--loss", "-l", metavar="NAME", help="mse, bce (with logits), cross-entropy, or sum "
+        "(E = Σ output); auto: mse with targets, sum without. Without targets mse, bce and "
+        "cross-entropy use random (seeded) ones.", rich_help_panel=MODEL)] = "auto",
+    train: Annotated[bool, typer.Option(
+        "--train/--eval", help="The mode of the table's pass (dropout, batch statistics); the "
+        "check always runs on a float64 copy in eval mode.", rich_help_panel=MODEL)] = True,
+    steps: Annotated[int, typer.Option("--steps", help="Train with plain SGD for N steps on the "
+                                       "batch and track every module's ‖∂E/∂W‖.",
+                                       rich_help_panel=COMPARE)] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate for --steps.",
+                                      rich_help_panel=COMPARE)] = 0.1,
+    check: UserCheckOpt = CheckName.auto,
+    tolerance: Annotated[float | None, typer.Option(
+        "--tolerance", help="Largest relative error that passes \\[default: 1e-6, the check is "
+        "float64].", rich_help_panel=CHECK, show_default=False)] = None,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A user's model."""
+
+    def compute(_: None, interactive: bool) -> Any:
+        from percgrad.api import inspect as inspect_api
+        from percgrad.progress import progress_for
+
+        with progress_for("finite differences", interactive) as progress:
+            return inspect_api(
+                target, input_shape=input_shape, data=None if data is None else str(data),
+                target_column=target_column, targets_file=None if targets is None else str(targets),
+                state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
+                steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
+                device=device, progress=progress)
+
+    def show(report: Any) -> list[object]:
+        from percgrad.render_inspect import inspect_renderables
+
+        return [inspect_renderables(report)]
+
+    def draw(report: Any, path: Path) -> None:
+        from percgrad.render_inspect import save_inspect_plot
+
+        save_inspect_plot(report, path)
+
+    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, show, draw)
+
+
+@app.command(name="check", help=(
+    "A readable gradcheck of your function of tensors (or an autograd.Function): autograd vs "
+    "float64 central differences for every input, the worst entry with both values and its "
+    "relative error, and the step ladder that settled it.\n\n"
+    "percgrad check examples/bad_function.py:ScaledSoftplus --shapes 3x4,4\n\n" + USER_CODE
+))
+def check_command(
+    target: TargetArg,
+    shapes: Annotated[str | None, typer.Option(
+        "--shapes", metavar="SHAPES", help="One shape per input, sizes joined by x, inputs by "
+        "commas: 3x4,4 (random N(0, 1), seeded).", rich_help_panel=DATA,
+        show_default=False)] = None,
+    check: UserCheckOpt = CheckName.auto,
+    tolerance: Annotated[float | None, typer.Option(
+        "--tolerance", help="Largest relative error that passes \\[default: 1e-6 for float64, "
+        "1e-3 for float32].", rich_help_panel=CHECK, show_default=False)] = None,
+    seed: SeedOpt = 0,
+    dtype: Annotated[DtypeName, typer.Option(
+        "--dtype", help="The inputs' dtype for autograd (finite differences are always "
+        "float64).", rich_help_panel=RUN)] = DtypeName.float64,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: PlotOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A user's function."""
+
+    def compute(_: None, interactive: bool) -> Any:
+        from percgrad.api import check as check_api
+        from percgrad.progress import progress_for
+
+        with progress_for("finite differences", interactive) as progress:
+            return check_api(target, shapes=shapes, check=check.value, tolerance=tolerance,
+                             seed=seed, dtype=dtype.value, progress=progress)
+
+    def show(report: Any) -> list[object]:
+        from percgrad.render_inspect import check_renderables
+
+        return [check_renderables(report)]
+
+    def draw(report: Any, path: Path) -> None:
+        from percgrad.render_inspect import save_check_plot
+
+        save_check_plot(report, path)
+
+    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, show, draw)
 
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:

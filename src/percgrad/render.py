@@ -38,7 +38,7 @@ def make_console(record: bool = False, quiet: bool = False, width: int | None = 
     when set, else ``width`` (the output's natural width, for files and --save), else the
     terminal's."""
     columns = os.environ.get("COLUMNS", "")
-    chosen = int(columns) if columns.isdigit() and int(columns) > 0 else width
+    chosen = int(columns) if columns.isdigit() and int(columns) > 0 and not record else width
     # Rich drops a quiet console's output before recording it, so print into a buffer instead.
     return Console(record=record, highlight=False, width=chosen,
                    file=io.StringIO() if quiet else None)
@@ -377,9 +377,9 @@ def derivation_multi(report: Report) -> Panel:
                  "(rows = samples: a = h Wᵀ, δ = ∂E/∂a)", title_align="left", expand=False)
 
 
-def forward_layers(report: Report) -> FitTable:
+def forward_layers(report: Report, label: Callable[[int], str] | None = None) -> FitTable:
     """The forward pass layer by layer for the first sample: a_k and h_k (elided like NumPy),
-    then o, t and E."""
+    then o, t and E (``label(k)`` names layer k; default: its formula)."""
     s = report.settings
     sym = symbol(s["activation"])
     depth = len(report.layers)
@@ -394,15 +394,16 @@ def forward_layers(report: Report) -> FitTable:
         layer = report.layers[k]
         h = "o" if k == depth - 1 else f"h{sub(k + 1)}"
         prev = "x" if k == 0 else f"h{sub(k)}"
-        names.append(f"{h} = {sym}(W{sub(k + 1)}{prev}{'+b' if s['bias'] else ''})")
+        names.append(label(k) if label else f"{h} = {sym}(W{sub(k + 1)}{prev}{'+b' if s['bias'] else ''})")
         pres.append("—" if layer.pre is None else vector(layer.pre[0]))
         sample = layer.post if layer.post is not None else (
             None if layer.post_sample is None else layer.post_sample[None, :])
         posts.append("—" if sample is None else vector(sample[0]))
         sizes.append("—" if sample is None else num(float(np.sqrt(np.mean(np.square(sample[0])))), 3))
-    columns = [
-        Column("layer", names, justify="left"),
-        Column("a_k = W_k h_k−1 (sample 0)", pres, justify="left", wrap=True, drop=2),
+    columns = [Column("layer", names, justify="left")]
+    if any(p not in ("—", "⋮") for p in pres):
+        columns.append(Column("a_k = W_k h_k−1 (sample 0)", pres, justify="left", wrap=True, drop=2))
+    columns += [
         Column("h_k (sample 0)", posts, justify="left", wrap=True),
         Column("rms h_k", sizes, drop=1),
     ]
@@ -619,11 +620,10 @@ def verdict(report: Report) -> list[RenderableType]:
             parts.append(Text(f"  {render_text.mistake_caught(c.mistake)}", style="bold"))
     t = report.timing
     if t:
-        parts.append(Text(
-            "time: forward {:.2g} s · analytic {:.2g} s · autograd {:.2g} s · numeric {:.2g} s".format(
-                t["forward_s"], t["analytic_s"], t["autograd_s"], t["numeric_s"]),
-            style="dim",
-        ))
+        parts.append(Prose("time: " + " · ".join(
+            f"`{name} {t[key]:.2g} s`" for name, key in (
+                ("forward", "forward_s"), ("analytic", "analytic_s"), ("autograd", "autograd_s"),
+                ("numeric", "numeric_s"))), style="dim"))
     return parts
 
 

@@ -106,33 +106,36 @@ def _width(console: Console, table: Table) -> int:
     return Measurement.get(console, console.options.update(width=NATURAL), table).maximum
 
 
-_ATOM = re.compile(r"`([^`]*)`|(\S+)")
+_WORD = re.compile(r"(?:`[^`]*`|[^\s`])+")
 
 
 class Prose:
     """Text wrapped at word boundaries that never breaks inside a `formula` (backticks mark
-    one; they are not printed) nor inside a number."""
+    one; they are not printed) nor inside a number. ``indent`` starts every line, ``hang``
+    continuation lines."""
 
-    def __init__(self, text: str, style: str | None = None, indent: str = "") -> None:
+    def __init__(self, text: str, style: str | None = None, indent: str = "",
+                 hang: str = "") -> None:
         self.text = text
         self.style = style
         self.indent = indent
+        self.hang = hang
 
     def _tokens(self) -> list[str]:
-        return [m.group(1) if m.group(1) is not None else m.group(2)
-                for m in _ATOM.finditer(self.text)]
+        return [m.group(0).replace("`", "") for m in _WORD.finditer(self.text)]
 
     def lines(self, width: int) -> list[str]:
         """The wrapped lines."""
         out: list[str] = []
         line = ""
         for token in self._tokens():
-            candidate = f"{line} {token}" if line else (self.indent if out else "") + token
+            lead = self.indent + (self.hang if out else "")
+            candidate = f"{line} {token}" if line else lead + token
             if len(candidate) <= width or not line:
                 line = candidate
             else:
                 out.append(line)
-                line = self.indent + token
+                line = self.indent + self.hang + token
         if line:
             out.append(line)
         return out
@@ -143,8 +146,9 @@ class Prose:
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         tokens = self._tokens()
-        longest = max((len(t) for t in tokens), default=0)
-        return Measurement(min(longest, options.max_width), min(len(" ".join(tokens)), options.max_width))
+        longest = max((len(t) for t in tokens), default=0) + len(self.indent + self.hang)
+        full = len(self.indent) + len(" ".join(tokens))
+        return Measurement(min(longest, options.max_width), min(full, options.max_width))
 
 
 def widest(parts: Iterable[RenderableType], floor: int = 80, ceiling: int = 240) -> int:

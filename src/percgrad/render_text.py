@@ -102,7 +102,7 @@ def advice(a: Advice) -> str:
         return ("sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset "
                 "it, and they saturate the units")
     tried = f"; a run of this shape is {a.tried}" if a.tried else " (theory only)"
-    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory gives χ ≈ {a.chi:.3g} "
+    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory gives `χ ≈ {a.chi:.3g}` "
             f"({a.diagnosis}){tried}")
 
 
@@ -115,12 +115,12 @@ def _g(v: float | None, digits: int = 3) -> str:
 def depth_scale(layers: float | None, critical: bool, growing: bool) -> str:
     """The depth scale ξ = 1/|ln χ̄| in words."""
     if critical:
-        return "depth scale ∞ (χ̄ = 1: the edge of chaos)"
+        return "depth scale ∞ (`χ̄ = 1`: the edge of chaos)"
     if layers is None:
         return "depth scale —"
     if growing:
-        return f"‖δ‖² grows by e every {_g(layers)} layers (ξ = 1/ln χ̄)"
-    return f"‖δ‖² shrinks by e every {_g(layers)} layers (ξ = −1/ln χ̄)"
+        return f"‖δ‖² grows by e every {_g(layers)} layers (`ξ = 1/ln χ̄`)"
+    return f"‖δ‖² shrinks by e every {_g(layers)} layers (`ξ = −1/ln χ̄`)"
 
 
 def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[str, Any]) -> str:
@@ -129,7 +129,7 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
     kind = summ.diagnosis
     what = f"{settings['activation']} with --init {settings['init']}"
     per = summ.measured_mean_factor
-    delta = (f"‖δ‖² changes by {_g(per)} per layer (geometric mean)" if per is not None else "")
+    delta = (f"‖δ‖² changes by `×{_g(per)}` per layer (geometric mean)" if per is not None else "")
     if kind == "non-finite":
         return "values overflow or turn NaN (see the warning), so nothing below can be judged."
     if kind == "dead":
@@ -140,7 +140,7 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
                 "sample).")
     if share is None:
         return "a single layer has no trend to judge."
-    first = f"‖∂E/∂W₁‖ is {_g(share, 2)} × ‖∂E/∂W{_sub(depth)}‖"
+    first = f"`‖∂E/∂W₁‖` is `{_g(share, 2)} × ‖∂E/∂W{_sub(depth)}‖`"
     if kind == "vanishing":
         return (f"{first}, below the {VANISHING_SHARE:g} at which one learning rate stops serving "
                 f"both ends: the early layers barely learn; {delta}.")
@@ -151,7 +151,7 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
     if summ.delta_trend in ("vanishing", "exploding"):
         other = "grow" if summ.delta_trend == "vanishing" else "shrink"
         text += (f" — {delta}, but the activations it multiplies {other} towards the input, "
-                 "so ∂E/∂W = δᵀh stays level")
+                 "so `∂E/∂W = δᵀh` stays level")
     return text + "."
 
 

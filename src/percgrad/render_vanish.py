@@ -4,37 +4,37 @@ training history, built from a Report (returned, never printed here)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from percgrad import render_text
 from percgrad.render import (
     VANISH_BAR,
     bar_range,
+    forward_layers,
     header,
     log_bar,
     num,
-    numbers_table,
     styled_table,
     sub,
     symbol,
     verdict,
 )
-from percgrad.report import Report
+from percgrad.render_fit import Column, FitTable, Prose
+from percgrad.report import LayerReport, Report
 
 MAX_LAYER_ROWS = 40
 PREDICTED = {
-    "plain": "predicted χ_k = σ_w²·E[φ′(h)²], h ~ N(0, q_k)",
-    "residual": "predicted χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1), r_k = E[φ′(h)²], h ~ N(0, q_k) "
-                "(about 1 + σ_w²·E[φ′²]: the skip adds 1)",
-    "layernorm": "predicted χ_k = σ_w²·r_k, r_k ≈ E[φ′(z)²]/q_k, z ~ N(0, 1) (the norm divides δ "
-                 "by the spread √q_k of a)",
-    "residual-layernorm": "predicted χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1), r_k ≈ E[φ′(z)²]/q_k, "
-                          "z ~ N(0, 1)",
+    "plain": "predicted `χ_k = σ_w²·E[φ′(h)²]`, `h ~ N(0, q_k)`",
+    "residual": "predicted `χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1)`, `r_k = E[φ′(h)²]`, "
+                "`h ~ N(0, q_k)` (about `1 + σ_w²·E[φ′²]`: the skip adds 1)",
+    "layernorm": "predicted `χ_k = σ_w²·r_k`, `r_k ≈ E[φ′(z)²]/q_k`, `z ~ N(0, 1)` (the norm "
+                 "divides δ by the spread `√q_k` of a)",
+    "residual-layernorm": "predicted `χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1)`, "
+                          "`r_k ≈ E[φ′(z)²]/q_k`, `z ~ N(0, 1)`",
 }
 """The mean-field factor of each architecture, as the table's legend states it (theory.predict)."""
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -69,45 +69,49 @@ def _times(v: float | None) -> str:
     return "—" if v is None else f"{num(v, 2)} ×"
 
 
-def vanish_table(report: Report) -> Table:
+def vanish_table(report: Report) -> FitTable:
     """Per layer from the input side: magnitudes, saturation, measured vs predicted factors."""
     s = report.settings
     plain = s["arch"] == "plain"
-    cols = ["layer", "‖∂E/∂W‖", "÷ last", "‖δ‖", "mean|φ′|", "sat.", "measured", "predicted"]
-    if plain:
-        cols.append("  bound")
-    table = numbers_table("Per-layer gradient flow (layer 1 = input side)", cols)
     layers = report.layers
     low, high = bar_range([layer.grad_norm for layer in layers])
-    table.add_column("log ‖∂E/∂W‖", no_wrap=True)
     last = layers[-1].grad_norm
-    for k in _layer_rows(len(layers)):
-        if k is None:
-            table.add_row("⋮", *["⋮"] * len(cols))
-            continue
-        layer = layers[k]
+    rows = _layer_rows(len(layers))
+
+    def col(cell: Callable[[LayerReport, int], RenderableType]) -> list[RenderableType]:
+        return ["⋮" if k is None else cell(layers[k], k) for k in rows]
+
+    def bound(layer: LayerReport, k: int) -> str:
         if layer.bound is None:
-            bound = "—"
-        else:
-            mark = "[green]✔[/]" if layer.bound_holds else ("[red]✘[/]" if layer.bound_holds is
-                                                              False else "?")
-            bound = f"{mark} {num(layer.bound, 2)}"
-        table.add_row(
-            f"{k + 1}", num(layer.grad_norm, 3), num(_safe_ratio(layer.grad_norm, last), 2),
-            num(layer.delta_norm, 3), num(layer.mean_abs_dphi, 3), f"{layer.saturated:.0%}",
-            num(layer.measured_factor, 3), num(layer.predicted_factor, 3), *([bound] if plain else []),
-            log_bar(layer.grad_norm, low, high, width=VANISH_BAR),
-        )
+            return "—"
+        mark = "[green]✔[/]" if layer.bound_holds else ("[red]✘[/]" if layer.bound_holds is
+                                                          False else "?")
+        return f"{mark} {num(layer.bound, 2)}"
+
+    columns = [
+        Column("layer", col(lambda layer, k: f"{k + 1}")),
+        Column("‖∂E/∂W‖", col(lambda layer, k: num(layer.grad_norm, 3))),
+        Column("÷ last", col(lambda layer, k: num(_safe_ratio(layer.grad_norm, last), 2)), drop=3,
+               legend="÷ last: the layer's ‖∂E/∂W‖ as a share of the last layer's"),
+        Column("‖δ‖", col(lambda layer, k: num(layer.delta_norm, 3))),
+        Column("mean|φ′|", col(lambda layer, k: num(layer.mean_abs_dphi, 3)), drop=4),
+        Column("sat.", col(lambda layer, k: f"{layer.saturated:.0%}"), drop=2,
+               legend=f"sat.: share of units with |φ′| below 10% of its max ({s['activation']})"),
+        Column("measured", col(lambda layer, k: num(layer.measured_factor, 3)),
+               legend="measured = `‖δ_k‖²/‖δ_k+1‖²`"),
+        Column("predicted", col(lambda layer, k: num(layer.predicted_factor, 3)),
+               legend=PREDICTED[s["arch"]]),
+    ]
+    if plain:
+        columns.append(Column("  bound", col(bound), drop=5, what="the bound",
+                              legend="bound: `‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖`"))
+    columns.append(Column("log ‖∂E/∂W‖", col(lambda layer, k: log_bar(layer.grad_norm, low, high,
+                                                                        width=VANISH_BAR)),
+                          justify="left", drop=6, what="the bars",
+                          legend=f"bars: log scale {num(low, 1)} … {num(high, 2)}"))
     hidden = len(layers) - MAX_LAYER_ROWS if len(layers) > MAX_LAYER_ROWS else 0
-    table.caption = (
-        (f"{hidden} middle layers not shown (--json has all) · " if hidden else "")
-        + f"bars: log scale {num(low, 1)} … {num(high, 2)} · measured = ‖δ_k‖²/‖δ_k+1‖² · "
-        + PREDICTED[s["arch"]]
-        + (" · bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖" if plain else "")
-        + f" · sat.: share of units with |φ′| < 10% of its max ({s['activation']})"
-    )
-    table.caption_justify = "left"
-    return table
+    caption = [f"{hidden} middle layers not shown (--json has all)"] if hidden else []
+    return FitTable("Per-layer gradient flow (layer 1 = input side)", columns, caption=caption)
 
 
 def _safe_ratio(a: float, b: float) -> float | None:
@@ -121,25 +125,27 @@ def vanish_summary(report: Report) -> Panel:
     depth = len(report.layers)
     D = sub(depth)
     lines: list[RenderableType] = [
-        Text(f"decay     ‖∂E/∂W₁‖ / ‖∂E/∂W{D}‖ = {num(summ.grad_decay, 3)}    "
-             f"‖δ₁‖ / ‖δ{D}‖ = {num(summ.delta_decay, 3)}"),
-        Text(f"per layer ‖δ_k‖²/‖δ_k+1‖²: measured {num(summ.measured_mean_factor, 3)} "
-             f"(geometric mean), predicted χ̄ = {num(th.mean_chi, 3)}"
-             + (f", median measured/predicted {num(summ.median_measured_over_predicted, 3)}"
-                if summ.median_measured_over_predicted is not None else "")),
-        Text(f"theory    σ_w² = {num(th.sigma_w2, 4)}, σ_b² = {num(th.sigma_b2, 3)}, "
-             f"q₁ = {num(th.q[0], 3)} → q{D} = {num(th.q[-1], 3)}; "
-             + render_text.depth_scale(th.depth_scale, th.critical, th.growing)),
+        Prose(f"decay `‖∂E/∂W₁‖/‖∂E/∂W{D}‖ = {num(summ.grad_decay, 3)}`, "
+              f"`‖δ₁‖/‖δ{D}‖ = {num(summ.delta_decay, 3)}`"),
+        Prose(f"per layer `‖δ_k‖²/‖δ_k+1‖²`: measured `{num(summ.measured_mean_factor, 3)}` "
+              f"(geometric mean), predicted `χ̄ = {num(th.mean_chi, 3)}`"
+              + (f", median measured/predicted `{num(summ.median_measured_over_predicted, 3)}`"
+                 if summ.median_measured_over_predicted is not None else "")),
+        Prose(f"theory `σ_w² = {num(th.sigma_w2, 4)}`, `σ_b² = {num(th.sigma_b2, 3)}`, "
+              f"`q₁ = {num(th.q[0], 3)} → q{D} = {num(th.q[-1], 3)}`; "
+              + render_text.depth_scale(th.depth_scale, th.critical, th.growing)),
     ]
     diag = summ.diagnosis
     style = {"vanishing": "bold yellow", "exploding": "bold red", "stable": "bold green",
              "dead": "bold red", "non-finite": "bold red"}.get(diag, "bold")
     why = render_text.diagnosis(summ, th, depth, report.settings)
-    lines.append(Text.assemble(("diagnosis ", "bold"), (diag.upper(), style), f": {why}"))
+    lines.append(Text(f"diagnosis {diag.upper()}", style=style))
+    lines.append(Prose(why, indent="  "))
     for a in summ.advice:
-        lines.append(Text(f"  → {render_text.advice(a)}", style="dim"))
+        lines.append(Prose(f"→ {render_text.advice(a)}", style="dim", indent="  ", hang="  "))
     for note in summ.notes:
-        lines.append(Text(f"  note: {render_text.flow_note(note)}", style="italic dim"))
+        lines.append(Prose(f"note: {render_text.flow_note(note)}", style="italic dim",
+                           indent="  ", hang="  "))
     return Panel(Group(*lines), title="Gradient flow", title_align="left", expand=False)
 
 
@@ -187,6 +193,7 @@ def vanish(report: Report) -> list[RenderableType]:
             "residual-layernorm": "a residual, layer-normed chain"}[s["arch"]]
     parts: list[RenderableType] = [
         header(report, f"{what} of {depth} layer(s) of width {width}", model),
+        forward_layers(report, lambda k: f"h{sub(k + 1)}" if k + 1 < depth else f"o = h{sub(depth)}"),
         vanish_table(report),
         vanish_summary(report),
     ]
@@ -216,30 +223,33 @@ def vanish_compare(report: Report) -> list[RenderableType]:
     depth = len(first.layers)
     values = [layer.grad_norm for r in runs for layer in r.layers]
     low, high = bar_range(values)
-    table = styled_table(f"‖∂E/∂W_k‖ by {by} (layer 1 = input side; bars share one log scale "
-                  f"{num(low, 1)} … {num(high, 2)})")
-    table.add_column("layer", justify="right")
+    rows = _layer_rows(depth)
+    columns = [Column("layer", ["⋮" if k is None else str(k + 1) for k in rows])]
     for r in runs:
-        table.add_column(str(r.label), justify="right")
-    for r in runs:
-        table.add_column(str(r.label), no_wrap=True)
-    for k in _layer_rows(depth):
-        if k is None:
-            table.add_row("⋮", *["⋮"] * (2 * len(runs)))
-            continue
-        nums = [num(r.layers[k].grad_norm) for r in runs]
-        bars = [log_bar(r.layers[k].grad_norm, low, high, width=12) for r in runs]
-        table.add_row(str(k + 1), *nums, *bars)
-    summary = styled_table("Summary")
-    for name in (by, "first/last ‖∂E/∂W‖", "measured factor", "predicted χ̄", "diagnosis", "check"):
-        summary.add_column(name, justify="left" if name in (by, "diagnosis", "check") else "right")
-    for r in runs:
-        sm, th = r.summary, r.theory
-        assert sm is not None and th is not None
-        status = {True: "[green]pass[/]", False: "[red]fail[/]", None: "n/a"}[r.check.passed]
-        summary.add_row(str(r.label), num(sm.grad_decay, 3),
-                        num(sm.measured_mean_factor, 3), num(th.mean_chi, 3),
-                        sm.diagnosis, status)
+        columns.append(Column(str(r.label), ["⋮" if k is None else num(r.layers[k].grad_norm)
+                                             for k in rows]))
+    for i, r in enumerate(runs):
+        columns.append(Column(str(r.label), ["⋮" if k is None else
+                                             log_bar(r.layers[k].grad_norm, low, high, width=12)
+                                             for k in rows], justify="left", drop=10 - i,
+                              what=f"the bars of {r.label}",
+                              legend=f"bars share one log scale {num(low, 1)} … {num(high, 2)}"
+                              if i == 0 else ""))
+    table = FitTable(f"‖∂E/∂W_k‖ by {by} (layer 1 = input side)", columns)
+    status = {True: "[green]pass[/]", False: "[red]fail[/]", None: "n/a"}
+    summaries = [(r, r.summary, r.theory) for r in runs]
+    summary = FitTable("Summary", [
+        Column(by, [str(r.label) for r in runs], justify="left"),
+        Column("first/last ‖∂E/∂W‖", [num(sm.grad_decay if sm else None, 3) for _, sm, _ in summaries]),
+        Column("measured factor", [num(sm.measured_mean_factor if sm else None, 3)
+                                   for _, sm, _ in summaries], drop=2),
+        Column("predicted χ̄", [num(th.mean_chi if th else None, 3) for _, _, th in summaries],
+               drop=1),
+        Column("diagnosis", [sm.diagnosis if sm else "—" for _, sm, _ in summaries], justify="left"),
+        Column("check", ["vacuous" if r.check.vacuous else "inconclusive" if r.check.inconclusive
+                         else status[r.check.passed] for r in runs], justify="left"),
+    ], caption=["diagnosis: from first/last ‖∂E/∂W‖ (below 0.1 vanishing, above 10 exploding); "
+                "measured factor = geometric mean of `‖δ_k‖²/‖δ_k+1‖²`"])
     title = f"{depth} layers of width {s['width']}, compared by {by}"
     labels = ", ".join(str(r.label) for r in runs)
     if by == "activation":
