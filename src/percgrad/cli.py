@@ -670,6 +670,40 @@ def check_command(
     _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, show, draw)
 
 
+@app.command(help=(
+    "A short page on one idea, with a worked example computed on the spot. Topics: "
+    "delta, chain-rule, chi, saturation, dead-units, init, residual, check.\n\n"
+    "e.g. percgrad explain delta"
+))
+def explain(
+    topic: Annotated[str, typer.Argument(metavar="TOPIC", help="delta, chain-rule, chi, "
+                                         "saturation, dead-units, init, residual or check.",
+                                         show_default=False)],
+    debug: DebugOpt = False,
+) -> None:
+    """A page on one topic."""
+    from percgrad.catalog import resolve
+
+    out = Output(debug=debug)
+    try:
+        name = resolve(topic, {t: () for t in EXPLAIN_TOPICS}, "TOPIC")
+        from percgrad.explain import EXAMPLES
+        from percgrad.render import make_console
+        from percgrad.render_explain import page
+
+        make_console().print(page(EXAMPLES[name]()))
+    except PercgradError as exc:
+        _fail(str(exc))
+    except Exception as exc:
+        if _debugging(out):
+            raise
+        _fail(_unexpected(exc), EXIT_INTERNAL)
+
+
+EXPLAIN_TOPICS = ("delta", "chain-rule", "chi", "saturation", "dead-units", "init", "residual",
+                  "check")
+
+
 def _renderer(command: str) -> Callable[[Report], list[object]]:
     def show(report: Report) -> list[object]:
         from percgrad import render, render_vanish
