@@ -313,7 +313,12 @@ def test_bad_input_with_json_keeps_stdout_empty():
 def test_version(flag):
     result = invoke(flag)
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"percgrad {__version__}"
+    first, second = result.stdout.strip().splitlines()
+    assert first == f"percgrad {__version__}"
+    import torch
+
+    assert second.startswith(f"torch {torch.__version__} (")
+    assert ("CUDA" in second) and (("CPU-only" in second) == (torch.version.cuda is None))
 
 
 @pytest.mark.parametrize(

@@ -215,22 +215,35 @@ def test_save_with_json_keeps_stdout_pure_json(tmp_path) -> None:
     assert path.exists()
 
 
-def test_save_bad_suffix_exits_2_after_printing(tmp_path) -> None:
+def test_save_bad_suffix_is_refused_before_the_run(tmp_path) -> None:
     path = tmp_path / "out.doc"
     result = invoke("vanish", "--depth", "4", "--save", str(path))
     assert result.exit_code == 2
-    assert "--save" in result.stderr
-    assert "measured" in result.stdout
+    assert "--save" in result.stderr and ".svg, .html" in result.stderr
+    assert result.stdout == ""  # refused before anything ran
     assert not path.exists()
 
 
-def test_save_to_missing_directory_exits_2_after_printing() -> None:
+def test_save_to_missing_directory_is_refused_before_the_run() -> None:
     result = invoke("vanish", "--depth", "4", "--save", "/nonexistent-dir/x.svg")
     assert result.exit_code == 2
     assert "/nonexistent-dir/x.svg" in result.stderr
     assert "--save" in result.stderr
-    assert "measured" in result.stdout
+    assert result.stdout == ""
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_save_failing_at_write_time_still_prints_the_report(tmp_path, monkeypatch) -> None:
+    from percgrad import export
+
+    def full_disk(console, path):
+        raise export.PercgradError(f"cannot write {str(path)!r}: No space left on device", "--save")
+
+    monkeypatch.setattr(export, "save_console", full_disk)
+    result = invoke("vanish", "--depth", "4", "--save", str(tmp_path / "x.svg"))
+    assert result.exit_code == 2
+    assert "No space left" in result.stderr
+    assert "measured" in result.stdout  # nothing the user asked for is lost
 
 
 # ---------------------------------------------------------------- --plot
@@ -270,7 +283,7 @@ def test_plot_unsupported_format_and_missing_dir_exit_2(tmp_path) -> None:
         result = invoke("vanish", "--depth", "3", "--plot", str(target))
         assert result.exit_code == 2, (target, result.stderr, repr(result.exception))
         assert "--plot" in result.stderr
-        assert "measured" in result.stdout
+        assert result.stdout == ""  # refused before the run
 
 
 @pytest.mark.parametrize("command", ["vanish", "single", "multi"])

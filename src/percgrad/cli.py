@@ -5,13 +5,16 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from percgrad import __version__, catalog
 from percgrad.errors import PercgradError
@@ -34,7 +37,131 @@ DATA = "Data"
 CHECK = "Gradient check"
 RUN = "Device and output"
 
+class PercgradGroup(TyperGroup):
+    """The app's command group: usage errors (Typer's and Click's own) come out in percgrad's
+    one style, ``Error: --option: what was given; what is allowed``, with exit status 2."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Run the CLI; format usage errors ourselves."""
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            code = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        except UsageErrorTypes as exc:
+            _err_console().print(f"[bold red]Error:[/] {escape(usage_message(exc, argv))}")
+            code = EXIT_BAD_INPUT
+        except AbortTypes:
+            _err_console().print("Interrupted.")
+            code = EXIT_INTERRUPTED
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """A command, its flags shown without a ``<bool>`` metavar (they take no value)."""
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_metavars(command)
+        return command
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The group's help, its own flags without a metavar too."""
+        _no_flag_metavars(self)
+        super().format_help(ctx, formatter)
+
+
+def _no_flag_metavars(command: Any) -> None:
+    """Flags (and -h/--help) take no value: show no metavar for them."""
+    for param in command.params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    if not getattr(command, "_tidy_help", False):
+        original = command.get_help_option
+
+        def help_option(ctx: Any) -> Any:
+            option = original(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        command.get_help_option = help_option
+        command._tidy_help = True
+
+
+def _given(argv: list[str], names: Sequence[str]) -> str | None:
+    """The value typed after one of the option ``names`` (``--x v`` or ``--x=v``)."""
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                return argv[i + 1]
+            if arg.startswith(name + "="):
+                return arg[len(name) + 1:]
+    return None
+
+
+def usage_message(exc: Exception, argv: list[str]) -> str:
+    """A Click usage error as one line: the option, what was given, what is allowed."""
+    import difflib
+
+    from typer import _click
+
+    text = getattr(exc, "message", str(exc))
+    if isinstance(exc, _click.exceptions.NoSuchOption):
+        close = difflib.get_close_matches(exc.option_name, exc.possibilities or [], n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; see --help for the options"
+        return f"{exc.option_name}: no such option{hint}"
+    if isinstance(exc, _click.exceptions.BadOptionUsage):
+        return f"{exc.option_name}: needs a value" if "requires an argument" in text else \
+            f"{exc.option_name}: {text}"
+    param = getattr(exc, "param", None)
+    if param is not None:
+        names = [o for o in getattr(param, "opts", []) if o.startswith("--")] or list(param.opts)
+        label = names[0] if names else (param.human_readable_name or param.name or "?")
+        if isinstance(exc, _click.exceptions.MissingParameter):
+            return f"{label.upper() if not label.startswith('-') else label}: missing; see --help"
+        given = _given(argv, list(param.opts))
+        allowed = ""
+        if "valid integer" in text:
+            allowed = "a whole number"
+        elif "valid number" in text or "valid float" in text:
+            allowed = "a number"
+        elif "valid boolean" in text:
+            allowed = "true or false"
+        choices = re.findall(r"'([^']*)'", text.split("is not one of", 1)[1]) if (
+            "is not one of" in text) else []
+        if choices:
+            close = difflib.get_close_matches(str(given or ""), choices, n=1)
+            allowed = "one of: " + ", ".join(choices) + (f"; did you mean {close[0]}?" if close else "")
+        if given is not None and allowed:
+            return f"{label}: {given!r} is not {allowed}"
+        return f"{label}: {text}"
+    command = re.match(r"No such command '([^']*)'", text)
+    if command:
+        names = [c for c in app_commands() if not c.startswith("_")]
+        close = difflib.get_close_matches(command.group(1), names, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"no such command {command.group(1)!r}; commands: {', '.join(names)}{hint}"
+    return text
+
+
+def app_commands() -> list[str]:
+    """The names of the app's commands."""
+    return [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+
+
+def _click_errors() -> tuple[tuple[type[Exception], ...], tuple[type[BaseException], ...]]:
+    from typer import _click, exceptions
+
+    return (_click.exceptions.UsageError,), (exceptions.Abort,)
+
+
+UsageErrorTypes, AbortTypes = _click_errors()
+
+
 app = typer.Typer(
+    cls=PercgradGroup,
     name="percgrad",
     help=(
         "See backpropagation: the gradient of a perceptron derived by hand (the chain rule), "
@@ -51,7 +178,33 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"percgrad {__version__}")
+        typer.echo(torch_build())
         raise typer.Exit()
+
+
+def torch_build() -> str:
+    """Which torch is installed, its build (CPU or CUDA) and whether CUDA can be used, read from
+    the installed files without importing torch (so --version stays instant)."""
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "torch: not installed (pip install torch)"
+    spec = importlib.util.find_spec("torch")
+    cuda = None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "version.py"
+        if path.is_file():
+            found = re.search(r"^cuda\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", path.read_text(), re.M)
+            cuda = found.group(1) if found else None
+    if cuda is None:
+        return f"torch {version} (CPU-only build): CUDA is not usable; computing on the CPU"
+    driver = Path("/proc/driver/nvidia/version").exists()
+    usable = ("an NVIDIA driver is present, so CUDA should be usable (--device cuda)" if driver
+              else "no NVIDIA driver found, so CUDA is not usable here; computing on the CPU")
+    return f"torch {version} (CUDA {cuda} build): {usable}"
 
 
 @app.callback()
@@ -115,29 +268,32 @@ BatchOpt = Annotated[
 XOpt = Annotated[
     str | None,
     typer.Option(
-        "--x", help="Input by hand, e.g. 0.5,-1.2,2 (';' between the rows of a batch).", rich_help_panel=DATA,
+        "--x", metavar="ROWS", help="Input by hand, e.g. 0.5,-1.2,2 (';' between the rows of a batch).",
+        rich_help_panel=DATA,
     ),
 ]
 TargetOpt = Annotated[
     str,
-    typer.Option("--target", "-t", help="Target: one value for all outputs, or one per output.",
-                 rich_help_panel=DATA),
+    typer.Option("--target", "-t", metavar="VALUES",
+                 help="Target: one value for all outputs, or one per output.", rich_help_panel=DATA),
 ]
 SeedOpt = Annotated[
     int, typer.Option("--seed", "-s", help="Seed of every random number.", rich_help_panel=DATA)
 ]
 DeviceOpt = Annotated[
-    str, typer.Option("--device", "-d", help="auto, cpu, cuda or cuda:N (auto: CUDA if present).",
+    str, typer.Option("--device", "-d", metavar="DEVICE",
+                      help="auto, cpu, cuda or cuda:N (auto: CUDA if present).",
                       rich_help_panel=RUN),
 ]
 DtypeOpt = Annotated[
-    DtypeName, typer.Option("--dtype", help="Compute dtype (the numeric check is always float64).",
+    DtypeName, typer.Option("--dtype", case_sensitive=False,
+                            help="Compute dtype (the numeric check is always float64).",
                             rich_help_panel=RUN),
 ]
 CheckOpt = Annotated[
     CheckName,
     typer.Option(
-        "--check", "-c",
+        "--check", "-c", case_sensitive=False,
         help="Finite differences: full (every entry), fast (random directions), off; "
         "auto: full up to 5000 parameters.",
         rich_help_panel=CHECK,
@@ -323,6 +479,7 @@ def _execute(
         plot = plot or _plot_report  # type: ignore[assignment]
     debug = _debugging(out)
     try:
+        _check_outputs(out)
         spec = make_spec()
         report = compute(spec, not out.json)
         _output(out, report, show, plot)
@@ -337,6 +494,26 @@ def _execute(
         if debug:
             raise
         _fail(_unexpected(exc), EXIT_BAD_INPUT if _is_memory(exc) else EXIT_INTERNAL)
+
+
+def _check_outputs(out: Output) -> None:
+    """Refuse a --save or --plot name that cannot be written before any work is done."""
+    from percgrad.export import PLOT_FORMATS, SAVE_FORMATS
+
+    for path, option, formats in ((out.save, "--save", SAVE_FORMATS),
+                                  (out.plot, "--plot", PLOT_FORMATS)):
+        if path is None:
+            continue
+        if path.suffix.lower() not in formats:
+            raise PercgradError(f"cannot write {str(path)!r}: the name must end in "
+                                f"{', '.join(formats)}", option)
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise PercgradError(f"cannot write {str(path)!r}: no folder {str(folder)!r}", option)
+        if not os.access(folder, os.W_OK):
+            raise PercgradError(f"cannot write {str(path)!r}: the folder is not writable", option)
+        if path.is_dir():
+            raise PercgradError(f"cannot write {str(path)!r}: it is a folder", option)
 
 
 def _plot_report(report: Report, path: Path) -> None:
@@ -391,6 +568,7 @@ def _output(out: Output, report: R, show: Callable[[R], list[object]],
     if out.plot is not None and plot is not None:
         try:
             plot(report, out.plot)
+            _err_console().print(f"wrote {out.plot}")
         except PercgradError as exc:
             problems.append(str(exc))
     if problems:
@@ -419,9 +597,9 @@ def single(
         "--inputs", "-n", help="Inputs N of the neuron \\[default: 3, or the length of --x/--w].",
         rich_help_panel=MODEL, show_default=False)] = None,
     x: XOpt = None,
-    w: Annotated[str | None, typer.Option("--w", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
+    w: Annotated[str | None, typer.Option("--w", metavar="VALUES", help="Weights by hand, e.g. 0.3,0.1,-0.4.",
                                           rich_help_panel=DATA)] = None,
-    b: Annotated[str | None, typer.Option("--b", help="The bias by hand, e.g. 0.5 (turns "
+    b: Annotated[str | None, typer.Option("--b", metavar="VALUE", help="The bias by hand, e.g. 0.5 (turns "
                                           "--bias on).", rich_help_panel=DATA)] = None,
 ) -> None:
     """One neuron."""
@@ -444,7 +622,7 @@ def multi(
         rich_help_panel=MODEL, show_default=False)] = None,
     outputs: Annotated[int, typer.Option("--outputs", "-m", help="Outputs of the network.",
                                          rich_help_panel=MODEL)] = 4,
-    hidden: Annotated[str, typer.Option("--hidden", help="Hidden layer widths, e.g. 8,8 "
+    hidden: Annotated[str, typer.Option("--hidden", metavar="WIDTHS", help="Hidden layer widths, e.g. 8,8 "
                                         "(none by default: one layer).", rich_help_panel=MODEL)] = "",
     x: XOpt = None,
 ) -> None:
@@ -483,13 +661,13 @@ def vanish(
         "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
         rich_help_panel=MODEL)] = "none",
     compare_acts: Annotated[str | None, typer.Option(
-        "--compare", help="Run once per activation, e.g. sigmoid,tanh,relu, side by side.",
+        "--compare", metavar="LIST", help="Run once per activation, e.g. sigmoid,tanh,relu, side by side.",
         rich_help_panel=COMPARE)] = None,
     compare_inits: Annotated[str | None, typer.Option(
-        "--compare-init", help="Run once per init, e.g. normal,xavier,kaiming, side by side.",
+        "--compare-init", metavar="LIST", help="Run once per init, e.g. normal,xavier,kaiming, side by side.",
         rich_help_panel=COMPARE)] = None,
     compare_archs: Annotated[str | None, typer.Option(
-        "--compare-arch", help="Run once per architecture: plain, residual, layernorm, "
+        "--compare-arch", metavar="LIST", help="Run once per architecture: plain, residual, layernorm, "
         "residual-layernorm (e.g. plain,residual,layernorm).", rich_help_panel=COMPARE)] = None,
     steps: Annotated[int, typer.Option("--steps", help="Train with plain SGD for N steps and "
                                        "track every layer's ‖δ‖.", rich_help_panel=COMPARE)] = 0,
@@ -702,6 +880,86 @@ def explain(
 
 EXPLAIN_TOPICS = ("delta", "chain-rule", "chi", "saturation", "dead-units", "init", "residual",
                   "check")
+
+
+# ---------------------------------------------------------------- phase: the order-to-chaos diagram
+
+GRID = "Grid"
+
+
+@app.command(help=(
+    "The order-to-chaos phase diagram: a σ_w² × σ_b² grid of deep chains (meanfield init), run "
+    "as one stack of networks, each one's measured per-layer factor of ‖δ‖² beside mean-field "
+    "theory's χ₁ at the fixed point q*, the predicted and measured edges of chaos (χ₁ = 1), the "
+    "depth scale ξ and the correlation of two inputs; with --train-steps, which chains train.\n\n"
+    "percgrad phase --activation tanh"
+))
+def phase(
+    activation: Annotated[str, typer.Option(
+        "--activation", "-a", metavar="NAME", help="φ, the same on every layer: "
+        + ", ".join(catalog.ACTIVATION_NAMES) + ".", rich_help_panel=MODEL)] = "tanh",
+    sigma_w2: Annotated[str | None, typer.Option(
+        "--sigma-w2", metavar="GRID", help="σ_w² values: start:stop:step (stop included) or a "
+        "list, e.g. 1,1.5,2 \\[default: 0.5:4:0.25; 0.5:4:0.5 with --train-steps].",
+        rich_help_panel=GRID, show_default=False)] = None,
+    sigma_b2: Annotated[str | None, typer.Option(
+        "--sigma-b2", metavar="GRID", help="σ_b² values, the same way \\[default: 0:0.3:0.05; "
+        "0:0.3:0.1 with --train-steps].", rich_help_panel=GRID, show_default=False)] = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", "-D", help="Layers of every chain \\[default: 100; 20 with --train-steps].",
+        rich_help_panel=MODEL, show_default=False)] = None,
+    width: Annotated[int, typer.Option("--width", "-w", help="Units per layer.",
+                                       rich_help_panel=MODEL)] = 128,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Samples whose ‖δ‖² is measured.",
+                                       rich_help_panel=DATA)] = 8,
+    seed: SeedOpt = 0,
+    train_steps: Annotated[int, typer.Option(
+        "--train-steps", help="Train every chain for N steps of gradient descent on a fixed "
+        "synthetic task and show which trained, against the prediction depth ≲ 6ξ (heavy).",
+        rich_help_panel=COMPARE)] = 0,
+    lr: Annotated[float | None, typer.Option(
+        "--lr", help="Learning rate for --train-steps \\[default: 0.6/depth].",
+        rich_help_panel=COMPARE, show_default=False)] = None,
+    device: DeviceOpt = "auto",
+    dtype: DtypeOpt = DtypeName.float32,
+    json: JsonOpt = False,
+    timing: TimingOpt = False,
+    save: SaveOpt = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", help="Draw the phase diagram to FILE (.png, .svg, .pdf): measured colour, "
+        "predicted and measured critical lines (needs matplotlib: pip install 'percgrad\\[plot]').",
+        rich_help_panel=RUN, metavar="FILE")] = None,
+    max_memory: MaxMemoryOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The phase diagram."""
+
+    def request() -> Any:
+        from percgrad.phase_report import phase_spec
+
+        return phase_spec(activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
+                          depth=depth, width=width, batch=batch, seed=seed, device=device,
+                          dtype=dtype.value, train_steps=train_steps, lr=lr, max_memory=max_memory)
+
+    def compute(spec: Any, interactive: bool) -> Any:
+        from percgrad.phase import run_phase
+        from percgrad.progress import progress_for
+
+        label = "training every chain" if spec.train_steps else "mean-field theory per point"
+        with progress_for(label, interactive) as progress:
+            return run_phase(spec, progress)
+
+    def show(report: Any) -> list[object]:
+        from percgrad.render_phase import phase as render
+
+        return list(render(report))
+
+    def draw(report: Any, path: Path) -> None:
+        from percgrad.export_phase import save_phase_plot
+
+        save_phase_plot(report, path)
+
+    _execute(Output(json, timing, save, plot, debug), request, compute, show, draw)
 
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:

@@ -9,6 +9,7 @@ from percgrad.errors import PercgradError
 from percgrad.report import Report
 
 SAVE_FORMATS = (".svg", ".html", ".htm", ".txt")
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def save_console(console: Any, path: Path) -> None:
