@@ -1,12 +1,14 @@
 """percgrad: a command-line gradient explorer for perceptrons.
 
 ``percgrad.single``, ``percgrad.multi`` and ``percgrad.vanish`` run the CLI's commands from Python
-and return a Report (``.to_dict()``, ``.to_json()``, ``rich.print(report)``, Jupyter display).
+and return a Report (``.to_dict()``, ``.to_json()``, ``rich.print(report)``, Jupyter display);
+``percgrad.inspect(model, inputs)`` and ``percgrad.check(fn, *inputs)`` do the same for the
+user's own model and the user's own backward.
 """
 
 __version__ = "0.2.0"
 
-from percgrad.api import multi, single, vanish
+from percgrad.api import check, inspect, multi, single, vanish
 from percgrad.errors import PercgradError
 
-__all__ = ["PercgradError", "__version__", "multi", "single", "vanish"]
+__all__ = ["PercgradError", "__version__", "check", "inspect", "multi", "single", "vanish"]

@@ -17,9 +17,12 @@ from percgrad.memory import MAX_DEPTH, parse_size
 from percgrad.spec import Chain, Spec, parse_numbers, parse_rows, parse_sizes
 
 if TYPE_CHECKING:
+    from percgrad.inspect_report import FunctionCheckReport, InspectReport
     from percgrad.report import Report
 
 Progress = Callable[[int, int], None]
+Tracker = Callable[[str], Progress]
+"""``track(label)`` gives the ``update(done, total)`` of one phase (progress.phases)."""
 Rows = tuple[tuple[float, ...], ...]
 Numbers = float | Sequence[float] | str
 Matrix = str | Sequence[float] | Sequence[Sequence[float]]
@@ -141,11 +144,16 @@ def multi_spec(*, inputs: int | None = None, outputs: int = 4,
 def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
                residual: bool = False, norm: str = "none", steps: int = 0, lr: float = 0.1,
                bound: bool | None = None, tensors: bool = False, target: Numbers = 1.0,
-               batch: int | None = None, **common: Any) -> Spec:
-    """What ``percgrad vanish`` builds (without its comparisons)."""
+               batch: int | None = None, spectrum: bool = False, **common: Any) -> Spec:
+    """What ``percgrad vanish`` builds (without its comparisons); ``spectrum``: refuse a chain
+    whose Jacobian is too big for ``--spectrum``."""
     positive(depth, "--depth")
     positive(width, "--width")
     n_in = width if inputs is None else positive(inputs, "--inputs")
+    if spectrum:
+        from percgrad.phase_report import check_spectrum_size
+
+        check_spectrum_size(depth, width, n_in)
     if depth > MAX_DEPTH:
         raise PercgradError(f"at most {MAX_DEPTH:,} layers, got {depth:,}", "--depth")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -204,26 +212,37 @@ def variant(spec: Spec, by: str, value: str) -> Spec:
     return dataclasses.replace(spec, activation=value)
 
 
-def run_one(spec: Spec, progress: Progress | None = None) -> Report:
-    """One single or multi run, from spec to report."""
+def run_one(spec: Spec, track: Tracker | None = None) -> Report:
+    """One single or multi run, from spec to report (``track``: progress per phase)."""
     from percgrad.experiment import run
 
-    return run(spec, progress)
+    return run(spec, track)
 
 
 def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
-              progress: Progress | None = None, interactive: bool = False) -> Report:
-    """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value."""
+              track: Tracker | None = None, spectrum: bool = False) -> Report:
+    """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value;
+    ``spectrum``: with the singular values of each chain's ∂h_L/∂x (at initialisation)."""
     from percgrad.chain import compare_runs, run_vanish, train
-    from percgrad.progress import progress_for
 
     if compared is not None:
         by, values = compared
-        return compare_runs([(v, variant(spec, by, v)) for v in values], by, progress)
-    report, result = run_vanish(spec, progress)
+        compared_report = compare_runs([(v, variant(spec, by, v)) for v in values], by, track)
+        if spectrum:
+            from percgrad.spectrum import add_spectrum_of_spec
+
+            for run, value in zip(compared_report.runs, values):
+                add_spectrum_of_spec(run, variant(spec, by, value))
+        return compared_report
+    report, result = run_vanish(spec, track)
+    if spectrum:
+        from percgrad.spectrum import add_spectrum
+
+        add_spectrum(report, result)
     if spec.chain is not None and spec.chain.steps:
-        with progress_for(f"training {spec.chain.steps} steps", interactive) as training:
-            train(result, report, spec.chain.steps, spec.chain.lr, training)
+        steps = spec.chain.steps
+        train(result, report, steps, spec.chain.lr,
+              None if track is None else track(f"training {steps} steps"))
     return report
 
 
@@ -241,8 +260,40 @@ def multi(*, inputs: int | None = None, outputs: int = 4, hidden: str | Sequence
 
 def vanish(*, compare: str | Sequence[str] | None = None,
            compare_init: str | Sequence[str] | None = None,
-           compare_arch: str | Sequence[str] | None = None, **options: Any) -> Report:
+           compare_arch: str | Sequence[str] | None = None, spectrum: bool = False,
+           **options: Any) -> Report:
     """A deep chain: ``percgrad vanish`` as a function (``compare`` is ``--compare``)."""
-    spec = chain_spec(**options)
+    spec = chain_spec(spectrum=spectrum, **options)
     steps = spec.chain.steps if spec.chain is not None else 0
-    return run_chain(spec, comparison(compare, compare_init, compare_arch, steps))
+    return run_chain(spec, comparison(compare, compare_init, compare_arch, steps),
+                     spectrum=spectrum)
+
+
+def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
+            input_shape: str | Sequence[int] | None = None, data: str | None = None,
+            target_column: str | None = None, targets_file: str | None = None,
+            state_dict: str | None = None, loss: str = "auto", train: bool = True, steps: int = 0,
+            lr: float = 0.1, check: str = "auto", tolerance: float | None = None, seed: int = 0,
+            device: str = "auto", progress: Progress | None = None) -> InspectReport:
+    """A user's model, module by module, and its gradient check: ``percgrad inspect`` as a
+    function. ``model``: an nn.Module, a callable returning one, or a TARGET string (imported:
+    that runs its code); ``inputs``: a tensor or a tuple of them (or ``input_shape``/``data``)."""
+    from percgrad.inspection import InspectOptions, inspect_target
+
+    options = InspectOptions(loss=loss, train=train, steps=steps, lr=lr, check=check,
+                             tolerance=tolerance, seed=seed, device=device)
+    return inspect_target(model, inputs, targets=targets, input_shape=input_shape, data=data,
+                          target_column=target_column, targets_file=targets_file,
+                          state_dict=state_dict, options=options, progress=progress)
+
+
+def check(fn: Any, *inputs: Any, shapes: str | None = None, check: str = "auto",
+          tolerance: float | None = None, seed: int = 0, dtype: str = "float64",
+          progress: Progress | None = None) -> FunctionCheckReport:
+    """A readable gradcheck of ``fn(*inputs)``: ``percgrad check`` as a function. ``fn``: a
+    function of tensors, an autograd.Function (its ``apply``) or a TARGET string; ``inputs``:
+    tensors, or ``shapes`` (``"3x4,4"``) for random seeded ones."""
+    from percgrad.blackbox import check_target
+
+    return check_target(fn, list(inputs), shapes=shapes, method=check, tolerance=tolerance,
+                        seed=seed, dtype=dtype, progress=progress)

@@ -146,7 +146,7 @@ ACTIVATIONS: dict[str, ActivationInfo] = {
         ),
         ActivationInfo(
             "tanh", ("hyperbolic-tangent",), "tanh", "tanh(a)", "tanh′(a) = 1−tanh²(a)",
-            "1−o²", "(1−h{k}²)", 1.0, 5.0 / 3.0,
+            "(1−o²)", "(1−h{k}²)", 1.0, 5.0 / 3.0,
             lambda h: _np().tanh(h), lambda h: 1.0 - _np().tanh(h) ** 2, bounded=True,
         ),
         ActivationInfo(

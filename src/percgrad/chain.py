@@ -40,6 +40,7 @@ ARCH_FIELDS: dict[str, tuple[bool, str]] = {
 """(Spec.residual, Spec.norm) of each chain architecture."""
 
 Progress = Callable[[int, int], None]
+Tracker = Callable[[str], Progress]
 HISTORY_POINTS = 40
 """Training steps recorded (evenly spaced, first and last included)."""
 
@@ -208,22 +209,27 @@ def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     return notes
 
 
-def run_vanish(spec: Spec, progress: Progress | None = None) -> tuple[Report, Run]:
+def run_vanish(spec: Spec, track: Tracker | None = None) -> tuple[Report, Run]:
     """One deep chain: the core run plus theory and diagnosis."""
-    result, timing = execute(spec, progress)
-    report = build_report(result, timing)
+    result, timing = execute(spec, track)
+    report = build_report(result, timing, track)
     analyse(result, report)
     return report, result
 
 
 def compare_runs(specs: list[tuple[str, Spec]], by: str,
-                 progress: Progress | None = None) -> Report:
+                 track: Tracker | None = None) -> Report:
     """The same chain once per setting; one report holding them in ``runs``."""
     reports = []
-    for label, spec in specs:
-        report, _ = run_vanish(spec, progress)
+    runs = None if track is None else track(f"runs by {by}")
+    for i, (label, spec) in enumerate(specs):
+        if runs is not None:
+            runs(i, len(specs))
+        report, _ = run_vanish(spec, track)
         report.label = label
         reports.append(report)
+    if runs is not None:
+        runs(len(specs), len(specs))
     first = reports[0]
     statuses = [r.check.passed for r in reports]
     passed = False if False in statuses else (None if None in statuses else True)

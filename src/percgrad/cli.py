@@ -579,10 +579,10 @@ def _output(out: Output, report: R, show: Callable[[R], list[object]],
 
 def _compute_one(spec: Spec, interactive: bool) -> Report:
     from percgrad.api import run_one
-    from percgrad.progress import progress_for
+    from percgrad.progress import phases
 
-    with progress_for("finite differences", interactive) as progress:
-        return run_one(spec, progress)
+    with phases(interactive) as track:
+        return run_one(spec, track)
 
 
 @app.command(help=(
@@ -680,6 +680,10 @@ def vanish(
     tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
                                           "in the JSON (they can be huge).",
                                           rich_help_panel=RUN)] = False,
+    spectrum: Annotated[bool, typer.Option(
+        "--spectrum", help="The singular values of the input-output Jacobian ∂h_L/∂x of sample 0 "
+        "(hand-derived, checked against torch.func.jacrev): a histogram, the mean and variance of "
+        "σ², and their closed forms where known.", rich_help_panel=COMPARE)] = False,
 ) -> None:
     """A deep chain."""
 
@@ -688,19 +692,19 @@ def vanish(
 
         spec = chain_spec(
             depth=depth, width=width, inputs=inputs, residual=residual, norm=norm, steps=steps,
-            lr=lr, bound=bound, tensors=tensors, **common.options(),
+            lr=lr, bound=bound, tensors=tensors, spectrum=spectrum, **common.options(),
         )
         return spec, comparison(compare_acts, compare_inits, compare_archs, steps)
 
     def compute(req: tuple[Spec, tuple[str, list[str]] | None], interactive: bool) -> Report:
         from percgrad.api import run_chain
-        from percgrad.progress import progress_for
+        from percgrad.progress import phases
 
         spec, compared = req
-        with progress_for("finite differences", interactive) as progress:
-            return run_chain(spec, compared, progress, interactive)
+        with phases(interactive) as track:
+            return run_chain(spec, compared, track, spectrum=spectrum)
 
-    _execute(common, request, compute, _renderer("vanish"))
+    _execute(common, request, compute, _renderer("vanish"), _vanish_plot)
 
 
 # ---------------------------------------------------------------- inspect and check: the user's code
@@ -711,8 +715,8 @@ USER_CODE = ("TARGET is package.module:name or path/to/file.py:name. It is impor
 TargetArg = Annotated[str, typer.Argument(metavar="TARGET", help=USER_CODE, show_default=False)]
 UserCheckOpt = Annotated[
     CheckName,
-    typer.Option("--check", "-c", help="Finite differences: full (every entry), fast (3 random "
-                 "directions per tensor), off; auto: full up to 5000 entries.",
+    typer.Option("--check", "-c", help="Finite differences: full (every entry), fast (one "
+                 "random direction per tensor), off; auto: full up to 5000 entries.",
                  rich_help_panel=CHECK),
 ]
 
@@ -773,12 +777,15 @@ def inspect_command(
     debug: DebugOpt = False,
 ) -> None:
     """A user's model."""
+    import contextlib
 
     def compute(_: None, interactive: bool) -> Any:
         from percgrad.api import inspect as inspect_api
         from percgrad.progress import progress_for
 
-        with progress_for("finite differences", interactive) as progress:
+        # The user's code may print: keep stdout for the report (--json prints one document).
+        with progress_for("finite differences", interactive) as progress, \
+                contextlib.redirect_stdout(sys.stderr):
             return inspect_api(
                 target, input_shape=input_shape, data=None if data is None else str(data),
                 target_column=target_column, targets_file=None if targets is None else str(targets),
@@ -826,12 +833,14 @@ def check_command(
     debug: DebugOpt = False,
 ) -> None:
     """A user's function."""
+    import contextlib
 
     def compute(_: None, interactive: bool) -> Any:
         from percgrad.api import check as check_api
         from percgrad.progress import progress_for
 
-        with progress_for("finite differences", interactive) as progress:
+        with progress_for("finite differences", interactive) as progress, \
+                contextlib.redirect_stdout(sys.stderr):
             return check_api(target, shapes=shapes, check=check.value, tolerance=tolerance,
                              seed=seed, dtype=dtype.value, progress=progress)
 
@@ -960,6 +969,12 @@ def phase(
         save_phase_plot(report, path)
 
     _execute(Output(json, timing, save, plot, debug), request, compute, show, draw)
+
+
+def _vanish_plot(report: Report, path: Path) -> None:
+    from percgrad.export_phase import save_vanish_plot
+
+    save_vanish_plot(report, path)
 
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:

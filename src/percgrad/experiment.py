@@ -45,6 +45,8 @@ SATURATION = 0.1
 """A unit is saturated when |φ′(a)| is below this fraction of sup |φ′|."""
 
 Progress = Callable[[int, int], None]
+Tracker = Callable[[str], Progress]
+"""``track(label)`` gives the ``update(done, total)`` of one phase of the run."""
 T = TypeVar("T")
 
 
@@ -105,7 +107,11 @@ def _timed(device: torch.device, fn: Callable[[], T]) -> tuple[T, float]:
     return value, time.perf_counter() - start
 
 
-def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str, float]]:
+def _phase(track: Tracker | None, label: str) -> Progress | None:
+    return None if track is None else track(label)
+
+
+def execute(spec: Spec, track: Tracker | None = None) -> tuple[Run, dict[str, float]]:
     """Build the network of ``spec`` and run the forward and the three backward passes."""
     device = resolve_device(spec.device)
     dtype = DTYPES[spec.dtype]
@@ -124,12 +130,23 @@ def execute(spec: Spec, progress: Progress | None = None) -> tuple[Run, dict[str
     if method != "off" and _first_nonfinite(fwd, [analytic, autograd]) is None:
         net64 = net.to(device, torch.float64)
         if dtype != torch.float64:
+            step = _phase(track, "float64 recomputation")
+            if step is not None:
+                step(0, 1)
             analytic64 = analytic_backward(net64, forward(net64), spec.mistake)
+            if step is not None:
+                step(1, 1)
         compared = [analytic, autograd] + ([analytic64] if analytic64 is not None else [])
         if method == "full":
-            numeric, t_num = _timed(device, lambda: full_gradients(net64, progress=progress))
+            numeric, t_num = _timed(device, lambda: full_gradients(
+                net64, progress=_phase(track, "finite differences")))
         else:
+            step = _phase(track, "random-direction check")
+            if step is not None:
+                step(0, 1)
             numeric, t_num = _timed(device, lambda: fast_gradients(net64, compared, seed=spec.seed))
+            if step is not None:
+                step(1, 1)
         del net64
     timing = {"forward_s": t_fwd, "analytic_s": t_an, "autograd_s": t_ag, "numeric_s": t_num}
     run = Run(spec, net, fwd, analytic, autograd, numeric, device, analytic64)
@@ -172,7 +189,8 @@ def _triple(keep: bool, an: Tensor, ag: Tensor, nu: Tensor | None, excluded: Ten
     return Triple(to_numpy(an), to_numpy(ag), to_numpy(nu), _mask_numpy(excluded))
 
 
-def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport]:
+def _layer_reports(run: Run, tol: float,
+                   track: Tracker | None = None) -> tuple[list[LayerReport], CheckReport]:
     spec, net, num = run.spec, run.net, run.numeric
     dtype = DTYPES[spec.dtype]
     info = torch.finfo(dtype)
@@ -189,7 +207,8 @@ def _layer_reports(run: Run, tol: float) -> tuple[list[LayerReport], CheckReport
     shapes = [tuple(w.shape) for w in net.weights[1:]]
     with_bound = plain and (spec.bound if spec.bound is not None
                             else svd_seconds(shapes) <= AUTO_BUDGET_S)  # type: ignore[arg-type]
-    norms2 = spectral_norms(net.weights[1:]) if with_bound and depth > 1 else []
+    norms2 = (spectral_norms(net.weights[1:], _phase(track, "spectral bound (SVDs)"))
+              if with_bound and depth > 1 else [])
     for k, layer_obj in enumerate(net.layers):
         names = layer_obj.names
         g_an_all, g_ag_all = run.analytic.params[k], run.autograd.params[k]
@@ -351,12 +370,12 @@ def _learner_notices(spec: Spec, layers: list[LayerReport]) -> list[Notice]:
     return notes
 
 
-def build_report(run: Run, timing: dict[str, float]) -> Report:
+def build_report(run: Run, timing: dict[str, float], track: Tracker | None = None) -> Report:
     """Turn the tensors of a run into a plain Report."""
     spec = run.spec
     tol = spec.resolved_tolerance()
     method = spec.resolved_check()
-    layers, check = _layer_reports(run, tol)
+    layers, check = _layer_reports(run, tol, track)
     bad = _first_nonfinite(run.fwd, [run.analytic, run.autograd])
     warnings: list[Notice] = []
     plain_first = [k + 1 for k in range(spec.depth) if spec.residual and not spec.residual_at(k)]
@@ -408,7 +427,7 @@ def build_report(run: Run, timing: dict[str, float]) -> Report:
     )
 
 
-def run(spec: Spec, progress: Progress | None = None) -> Report:
-    """One run of ``spec`` from start to report."""
-    result, timing = execute(spec, progress)
-    return build_report(result, timing)
+def run(spec: Spec, track: Tracker | None = None) -> Report:
+    """One run of ``spec`` from start to report (``track``: progress bars per phase)."""
+    result, timing = execute(spec, track)
+    return build_report(result, timing, track)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -30,7 +30,13 @@ def svd_seconds(shapes: list[tuple[int, int]]) -> float:
     return sum(min(s) ** 2 * max(s) for s in shapes) / SVD_FLOPS_PER_S
 
 
-def spectral_norms(weights: list[Tensor]) -> list[float]:
+def spectral_norms(weights: list[Tensor],
+                   progress: Callable[[int, int], None] | None = None) -> list[float]:
     """‖W‖₂ (largest singular value) of every matrix, in float64."""
+    norms = []
     with _one_thread():
-        return [float(torch.linalg.svdvals(w.detach().to(torch.float64))[0]) for w in weights]
+        for i, w in enumerate(weights):
+            norms.append(float(torch.linalg.svdvals(w.detach().to(torch.float64))[0]))
+            if progress is not None:
+                progress(i + 1, len(weights))
+    return norms

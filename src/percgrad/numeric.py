@@ -354,6 +354,8 @@ KINK_NOISE = 10.0
 """A one-sided disagreement counts as a kink only above this many times the round-off."""
 MAX_ROWS = 8192
 """At most this many perturbed rows per call of the function."""
+LOOP_ROWS = 32
+"""Stacks of up to this many rows run in the plain loop: vmap's own cost is then the larger."""
 
 
 class FunctionObjective:
@@ -367,21 +369,28 @@ class FunctionObjective:
 
     def __init__(self, fn: Callable[[Tensor], Tensor], theta: Tensor, magnitude: Tensor | None = None,
                  row_bytes: int = 0, vectorize: bool = True,
-                 loop_fn: Callable[[Tensor], Tensor] | None = None) -> None:
+                 loop_fn: Callable[[Tensor], Tensor] | None = None,
+                 value: Tensor | None = None) -> None:
         self.fn = fn
         self.loop_fn = loop_fn or fn
         self.theta = theta.detach().to(torch.float64).reshape(-1)
         with torch.no_grad():
-            first = self._one(self.theta)
+            # ``value``: f(θ) as the caller already evaluated it (it counts as the first of
+            # the two evaluations that tell whether the function is deterministic)
+            first = self._one(self.theta) if value is None else self._flat(value.detach())
             again = self._one(self.theta)
         self.outputs = first.numel()
         mag = first.abs() if magnitude is None else magnitude.to(first).reshape(-1).abs()
         self._noise = NOISE_ULPS * torch.finfo(torch.float64).eps * (first.abs() + mag).clamp_min(1e-300)
         self.row_bytes = 8 * (self.theta.numel() + self.outputs) + max(0, row_bytes)
         self.mode = "vmap" if vectorize else "loop"
+        """vmap while stacks may go through torch.func.vmap; loop once the function proved not
+        to vectorise (or ``vectorize`` is False)."""
         self._verified = False
         self.rows = 0
         """Perturbed rows evaluated so far."""
+        self.stacked = 0
+        """Of those, rows evaluated through vmap (the others one call each)."""
         self.base = first
         """f(θ)."""
         self.repeat = (first, again)
@@ -417,7 +426,7 @@ class FunctionObjective:
     def values(self, rows: Tensor) -> Tensor:
         """f of every row of ``rows`` (R × N): R × K."""
         with torch.no_grad():
-            if self.mode == "vmap":
+            if self.mode == "vmap" and rows.shape[0] > LOOP_ROWS:
                 # The first call also evaluates θ, to see that vmap batches the function faithfully.
                 stack = rows if self._verified else torch.cat([self.theta[None], rows])
                 try:
@@ -430,6 +439,7 @@ class FunctionObjective:
                     else:
                         self._verified = True
                         self.rows += rows.shape[0]
+                        self.stacked += rows.shape[0]
                         return out[stack.shape[0] - rows.shape[0]:]
             self.rows += rows.shape[0]
             return torch.stack([self._flat(self.loop_fn(r)) for r in rows])
@@ -458,9 +468,11 @@ class BlackBoxDifferences:
     agreed: Tensor
     """M × K: kept at the first step, which agreed with the analytic value at once."""
     mode: str
-    """vmap or loop."""
+    """vmap (the function vectorises) or loop (it does not)."""
     rows: int
     """Perturbed evaluations made."""
+    stacked: int = 0
+    """Of those, evaluated through vmap."""
 
     @property
     def resolution(self) -> Tensor:
@@ -579,7 +591,7 @@ def black_box_differences(obj: FunctionObjective, perturb: Perturb, count: int, 
             spread[rest] = torch.where(redo, sp, spread[rest])
             kinks[rest] = redo & kk
     return BlackBoxDifferences(tuple(steps), obj.base, noise, estimates, value, spread, kinks,
-                               agreed, obj.mode, obj.rows)
+                               agreed, obj.mode, obj.rows, obj.stacked)
 
 
 def entry_differences(obj: FunctionObjective, allowed: Tensor, steps: tuple[float, ...] = STEPS,

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from percgrad import render_text
 from percgrad.catalog import ACTIVATIONS, LOSSES
-from percgrad.render_fit import Column, FitTable, Prose
+from percgrad.render_fit import Column, FitTable, Fitted, Prose
 from percgrad.report import Comparison, LayerReport, Report
 
 BAR_WIDTH = 24
@@ -99,11 +99,9 @@ def header(report: Report, title: str, model: str) -> Panel:
         Text.assemble(("model  ", "bold"), model),
         Text.assemble(("φ      ", "bold"), ACTIVATIONS[s["activation"]].formula),
         Text.assemble(("loss   ", "bold"), LOSSES[s["loss"]].formula, f"   n = {_n(report)}"),
-        Text.assemble(
-            ("run    ", "bold"),
-            f"{where} ({dev['name']}) · {s['dtype']} · seed {s['seed']} · init {s['init']} "
-            f"(gain {num(s['gain'])}) · bias {'on' if s['bias'] else 'off'} · batch {s['batch']}",
-        ),
+        Text.assemble(("run    ", "bold"), f"{where} ({dev['name']}) · {s['dtype']} · seed {s['seed']}"),
+        Text.assemble(("init   ", "bold"), f"{s['init']} (gain {num(s['gain'])}) · bias "
+                      f"{'on' if s['bias'] else 'off'} · batch {s['batch']}"),
     ]
     return Panel(Group(*lines), title=f"[bold]percgrad {report.command}[/] — {title}",
                  title_align="left", border_style="blue", expand=False)
@@ -143,7 +141,8 @@ def forward_table(report: Report) -> FitTable:
         Column("x", col(lambda b: vector(x[b])), justify="left", wrap=True),
         Column(f"a = x·wᵀ{b_term}", col(lambda b: num(float(out.pre[b, 0])))),
         Column("o = φ(a)", col(lambda b: num(float(report.output[b, 0])))),  # type: ignore[index]
-        Column("t", col(lambda b: num(float(report.target[b, 0])))),  # type: ignore[index]
+        *([Column("t", col(lambda b: num(float(report.target[b, 0]))))]  # type: ignore[index]
+          if LOSSES[report.settings["loss"]].uses_target else []),
         Column("∂E/∂o", col(lambda b: num(float(out.dE_do[b, 0]))), drop=1),
         Column("∂o/∂a", col(lambda b: num(float(out.do_da[b, 0]))), drop=2),
         Column("δ = ∂E/∂a", col(lambda b: num(float(out.delta[b, 0])))),
@@ -160,11 +159,18 @@ def single_table(report: Report) -> FitTable:
     out = report.out
     one = report.input.shape[0] == 1
     rows: list[dict[str, str]] = []
+    # The check's relative error: |a_j − b_j| over the layer's largest magnitude (so the
+    # column's largest value is the closing line's maximum).
+    values = [v for t in (g.analytic, g.autograd, g.numeric) if t is not None for v in t.ravel()]
+    if layer.bias_grad is not None:
+        bt = layer.bias_grad
+        values += [v for t in (bt.analytic, bt.autograd, bt.numeric) if t is not None for v in t.ravel()]
+    layer_scale = max([abs(float(v)) for v in values] + [1e-300])
 
     def add(label: str, x_val: float | None, w_val: float, da: float,
             an: float, ag: float, nu: float | None, excluded: bool = False) -> None:
         deltas = [abs(an - ag)] + ([abs(an - nu)] if nu is not None and not excluded else [])
-        scale = max(abs(an), abs(ag), abs(nu or 0.0), 1e-300)
+        scale = layer_scale
         rows.append({
             "j": label, "x": num(x_val), "w": num(w_val),
             "dEdo": num(float(out.dE_do[0, 0])), "doda": num(float(out.do_da[0, 0])),
@@ -489,17 +495,13 @@ def matrix_format(values: np.ndarray) -> Callable[[float], str]:
     return lambda v: f"{v:.3e}" if math.isfinite(v) and v != 0 else num(v)
 
 
-def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> RenderableType:
-    """A matrix as a borderless table, elided in the middle like NumPy, titled with its shape."""
-    if values is None:
-        return Text(f"{title}\n—", style="dim")
-    m = np.atleast_2d(values)
+def _matrix_table(m: np.ndarray, title: str, edge_rows: int, edge_cols: int) -> Table:
     fmt = matrix_format(m)
     rows, cols = m.shape
-    r_idx: list[int | None] = list(range(rows)) if rows <= 2 * edge else [
-        *range(edge), None, *range(rows - edge, rows)]
-    c_idx: list[int | None] = list(range(cols)) if cols <= 2 * edge else [
-        *range(edge), None, *range(cols - edge, cols)]
+    r_idx: list[int | None] = list(range(rows)) if rows <= 2 * edge_rows else [
+        *range(edge_rows), None, *range(rows - edge_rows, rows)]
+    c_idx: list[int | None] = list(range(cols)) if cols <= 2 * edge_cols else [
+        *range(edge_cols), None, *range(cols - edge_cols, cols)]
     table = Table(title=f"{title} ({rows}×{cols})", show_header=False, box=None, padding=(0, 1),
                   title_justify="left")
     for _ in c_idx:
@@ -510,6 +512,24 @@ def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> Renderabl
         else:
             table.add_row(*["…" if c is None else fmt(float(m[r, c])) for c in c_idx])
     return table
+
+
+def matrix(values: np.ndarray | None, title: str, edge: int = EDGE) -> RenderableType:
+    """A matrix as a borderless table, elided in the middle like NumPy, titled with its shape;
+    on a narrow screen fewer columns are shown (never a cut number)."""
+    if values is None:
+        return Text(f"{title}\n—", style="dim")
+    m = np.atleast_2d(values)
+    cell = max(len(matrix_format(m)(float(v))) for v in m.ravel()[:4096]) + 2
+
+    def build(width: int) -> RenderableType:
+        for cols in range(edge, 0, -1):
+            shown = min(m.shape[1], 2 * cols + (1 if m.shape[1] > 2 * cols else 0))
+            if shown * cell <= width or cols == 1:
+                return _matrix_table(m, title, edge, cols)
+        return _matrix_table(m, title, edge, 1)
+
+    return Fitted(build)
 
 
 def layer_matrices(layer: LayerReport) -> Columns:
@@ -598,7 +618,8 @@ def verdict(report: Report) -> list[RenderableType]:
             ("? INCONCLUSIVE ", "bold yellow"),
             f"{c.kinks + c.unresolved} of {len(c.directions or [])} random-direction finite "
             "differences could not be trusted (see the warning); autograd agrees: max relative "
-            f"error {num(c.max_rel_error, 2)}. Try --check full or --dtype float64."))
+            f"error {num(c.max_rel_error, 2)}. Try --check full"
+            + (" or --dtype float64." if s["dtype"] != "float64" else ".")))
     elif c.passed is None:
         parts.append(Text("? check not applicable: the run is not finite.", style="bold yellow"))
     elif c.passed:

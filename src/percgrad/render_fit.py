@@ -85,11 +85,11 @@ class FitTable:
             shown = [c for c in shown if c is not gone]
         parts: list[RenderableType] = [self.table(shown)]
         items = [c.legend for c in shown if c.legend] + list(self.caption)
-        if dropped:
-            names = ", ".join(c.what or c.header for c in dropped)
-            items.append(f"not shown at this width: {names} ({self.hint})")
         if items:
             parts.append(Prose(" · ".join(items), style="dim"))
+        if dropped:
+            names = ", ".join(c.what or c.header for c in dropped)
+            parts.append(Prose(f"not shown at this width: {names} ({self.hint})", style="dim"))
         from rich.console import Group
 
         return Group(*parts)

@@ -101,9 +101,10 @@ def advice(a: Advice) -> str:
     if a.kind == "sigmoid-cap":
         return ("sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset "
                 "it, and they saturate the units")
-    tried = f"; a run of this shape is {a.tried}" if a.tried else " (theory only)"
-    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory gives `χ ≈ {a.chi:.3g}` "
-            f"({a.diagnosis}){tried}")
+    tried = (f"; a run of this shape is judged {a.tried}" if a.tried else
+             " (theory only: too large to try here)")
+    return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory's factor per layer "
+            f"`χ ≈ {a.chi:.3g}`{tried}")
 
 
 def _g(v: float | None, digits: int = 3) -> str:
@@ -119,8 +120,8 @@ def depth_scale(layers: float | None, critical: bool, growing: bool) -> str:
     if layers is None:
         return "depth scale —"
     if growing:
-        return f"‖δ‖² grows by e every {_g(layers)} layers (`ξ = 1/ln χ̄`)"
-    return f"‖δ‖² shrinks by e every {_g(layers)} layers (`ξ = −1/ln χ̄`)"
+        return f"depth scale `ξ = 1/ln χ̄ = {_g(layers)}` layers: ‖δ‖² grows by e every ξ layers"
+    return f"depth scale `ξ = −1/ln χ̄ = {_g(layers)}` layers: ‖δ‖² shrinks by e every ξ layers"
 
 
 def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[str, Any]) -> str:

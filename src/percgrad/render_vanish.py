@@ -24,6 +24,7 @@ from percgrad.render import (
     verdict,
 )
 from percgrad.render_fit import Column, FitTable, Prose
+from percgrad.render_phase import spectrum_section
 from percgrad.report import LayerReport, Report
 
 MAX_LAYER_ROWS = 40
@@ -104,7 +105,7 @@ def vanish_table(report: Report) -> FitTable:
     ]
     if plain:
         columns.append(Column("  bound", col(bound), drop=5, what="the bound",
-                              legend="bound: `‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖`"))
+                              legend="`bound: ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖`"))
     columns.append(Column("log ‖∂E/∂W‖", col(lambda layer, k: log_bar(layer.grad_norm, low, high,
                                                                         width=VANISH_BAR)),
                           justify="left", drop=6, what="the bars",
@@ -192,12 +193,14 @@ def vanish(report: Report) -> list[RenderableType]:
     what = {"plain": "a chain", "residual": "a residual chain", "layernorm": "a layer-normed chain",
             "residual-layernorm": "a residual, layer-normed chain"}[s["arch"]]
     parts: list[RenderableType] = [
-        header(report, f"{what} of {depth} layer(s) of width {width}", model),
+        header(report, f"{what} of {depth} layer{'s' if depth != 1 else ''} of width {width}",
+               model),
         forward_layers(report, lambda k: f"h{sub(k + 1)}" if k + 1 < depth else f"o = h{sub(depth)}"),
         vanish_table(report),
         vanish_summary(report),
     ]
     parts += history_section(report)
+    parts += spectrum_section(report.spectrum)
     parts += verdict(report)
     return parts
 
@@ -260,5 +263,6 @@ def vanish_compare(report: Report) -> list[RenderableType]:
         model = f"{' | '.join(chain_formula(r.settings) for r in runs)}"
     head_report = runs[0]
     parts: list[RenderableType] = [header(head_report, title, model), table, summary]
+    parts += spectrum_section([r.spectrum for r in runs])
     parts += verdict(report)
     return parts

@@ -6,12 +6,15 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from percgrad import render_text
 from percgrad.verdict import Advice, Mismatch, Notice
+
+if TYPE_CHECKING:
+    from percgrad.phase_report import SpectrumReport
 
 SCHEMA = 2
 """2: theory.depth_scale is 1/|ln χ̄| (never negative, null when critical)."""
@@ -237,6 +240,8 @@ class Report:
     """The compared setting this run stands for (a run inside ``runs``)."""
     runs: list[Report] = field(default_factory=list)
     """With ``vanish --compare``: one report per compared setting; this one holds the verdict."""
+    spectrum: SpectrumReport | None = None
+    """With ``vanish --spectrum``: the singular values of ∂h_L/∂x (see spectrum.py)."""
 
     @property
     def finite(self) -> bool:
@@ -376,6 +381,10 @@ def _vanish_document(report: Report) -> dict[str, Any]:
         doc["training"] = dataclasses.asdict(report.training)
     if report.compare is not None:
         doc["compare"] = dataclasses.asdict(report.compare)
+    if report.spectrum is not None:
+        from percgrad.phase_report import spectrum_document
+
+        doc["spectrum"] = spectrum_document(report.spectrum)
     return doc
 
 

@@ -444,9 +444,15 @@ def fixed_point_c(activation: str, sigma_w2: float, sigma_b2: float,
 def correlation_depth(activation: str, sigma_w2: float, sigma_b2: float, q1: float, q2: float,
                       c: float, depth: int) -> list[float]:
     """The correlation of two inputs' pre-activations at layers 1…depth, from the variances
-    q1, q2 and correlation c of their first layer's pre-activations."""
+    q1, q2 and correlation c of their first layer's pre-activations (once the recursion has
+    settled to round-off, the remaining layers repeat its value)."""
     out = [c]
-    for _ in range(depth - 1):
-        q1, q2, c = correlation_step(activation, sigma_w2, sigma_b2, q1, q2, c)
+    while len(out) < depth:
+        n1, n2, nc = correlation_step(activation, sigma_w2, sigma_b2, q1, q2, c)
+        settled = abs(n1 - q1) <= 1e-14 * abs(n1) and abs(n2 - q2) <= 1e-14 * abs(n2) and \
+            abs(nc - c) <= 1e-14
+        q1, q2, c = n1, n2, nc
         out.append(c)
+        if settled:
+            out += [c] * (depth - len(out))
     return out

@@ -1,0 +1,237 @@
+"""Inputs, targets and weights for ``inspect`` and ``check``: shapes for random seeded tensors,
+and files that are read as data only. Nothing is unpickled: ``.npy``/``.npz`` load with
+``allow_pickle=False``, ``.pt`` with ``torch.load(weights_only=True)``; a file that needs
+pickle is refused, with the reason."""
+
+from __future__ import annotations
+
+import csv
+import math
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from percgrad.errors import PercgradError
+
+FORMATS = (".npy", ".npz", ".pt", ".pth", ".csv")
+INPUT_KEYS = ("x", "input", "inputs", "data", "features")
+TARGET_KEYS = ("y", "t", "target", "targets", "label", "labels")
+PICKLE_REASON = ("percgrad never unpickles a file, because unpickling can run arbitrary code; "
+                 "save plain arrays or tensors instead")
+
+
+def parse_shape(text: str, option: str, separator: str = ",") -> tuple[int, ...]:
+    """``32,784`` (or ``3x4`` with ``separator`` x) as positive whole numbers; ``()`` is a scalar."""
+    body = text.strip()
+    if body in ("()", "scalar"):
+        return ()
+    parts = [p.strip() for p in body.split(separator)]
+    if not body or any(not p for p in parts):
+        raise PercgradError(f"expected sizes separated by {separator!r}, e.g. "
+                            f"{'32,784' if separator == ',' else '3x4'}, got {text!r}", option)
+    sizes = []
+    for p in parts:
+        if not p.isdigit() or int(p) < 1:
+            raise PercgradError(f"{p!r} in {text!r} is not a whole number of at least 1", option)
+        sizes.append(int(p))
+    if math.prod(sizes) > 2**31:
+        raise PercgradError(f"{text!r} has {math.prod(sizes):,} entries: too many", option)
+    return tuple(sizes)
+
+
+def parse_shapes(text: str, option: str = "--shapes") -> list[tuple[int, ...]]:
+    """``3x4,4``: one shape per input, sizes joined by x, inputs separated by commas."""
+    if not text.strip():
+        raise PercgradError("expected one shape per input, e.g. 3x4,4", option)
+    return [parse_shape(part, option, "x") for part in text.split(",")]
+
+
+def random_tensor(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str = "cpu", salt: int = 0) -> Tensor:
+    """N(0, 1) entries from a CPU generator seeded with ``seed`` (and ``salt``), then moved."""
+    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + salt)
+    return torch.randn(shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
+
+
+def _refuse_pickle(path: Path, option: str, why: str) -> PercgradError:
+    return PercgradError(f"{str(path)!r} needs pickle to load ({why}): {PICKLE_REASON}", option)
+
+
+def _check_file(path: Path, option: str) -> None:
+    if not path.is_file():
+        raise PercgradError(f"no such file: {str(path)!r}", option)
+    if path.suffix.lower() not in FORMATS:
+        raise PercgradError(f"{str(path)!r}: the name must end in .npy, .npz, .pt or .csv", option)
+
+
+def _npy(path: Path, option: str) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise _refuse_pickle(path, option, "it holds Python objects, not numbers") from None
+        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+    except OSError as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+
+
+def _npz(path: Path, option: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise _refuse_pickle(path, option, "an array in it holds Python objects") from None
+        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+
+
+def load_torch(path: Path, option: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors, dicts, lists and numbers only."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first if "Unsupported" in line or "GLOBAL" in line),
+                      "it holds Python objects beyond tensors")
+        raise _refuse_pickle(path, option, detail.rstrip(".")) from None
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PercgradError(f"cannot read {str(path)!r}: {line}", option) from None
+
+
+def _csv(path: Path, option: str) -> tuple[list[str], np.ndarray]:
+    """A CSV file with a header row and numbers below it."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+    if len(rows) < 2:
+        raise PercgradError(f"{str(path)!r} needs a header row and at least one row of numbers",
+                            option)
+    header = [h.strip() for h in rows[0]]
+    try:
+        [float(h) for h in header]
+    except ValueError:
+        pass
+    else:
+        raise PercgradError(f"{str(path)!r} has no header row (its first row is numbers); add "
+                            "one with a name per column", option)
+    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for i, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise PercgradError(f"{str(path)!r} line {i} has {len(row)} value(s), the header "
+                                f"{len(header)}", option)
+        for j, cell in enumerate(row):
+            try:
+                values[i - 2, j] = float(cell)
+            except ValueError:
+                raise PercgradError(f"{str(path)!r} line {i}, column {header[j]!r}: {cell!r} is "
+                                    "not a number", option) from None
+    return header, values
+
+
+def _pick(items: dict[str, Any], keys: tuple[str, ...]) -> Any | None:
+    lowered = {k.lower(): v for k, v in items.items()}
+    return next((lowered[k] for k in keys if k in lowered), None)
+
+
+def _tensor(value: Any, path: Path, option: str) -> Tensor:
+    if isinstance(value, Tensor):
+        return value.detach()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise PercgradError(f"{str(path)!r} holds {value.dtype} values, not numbers", option)
+        return torch.from_numpy(np.ascontiguousarray(value))
+    raise PercgradError(f"{str(path)!r} holds a {type(value).__name__}, not an array or a "
+                        "tensor", option)
+
+
+def read_data(path: Path, target_column: str | None = None,
+              option: str = "--data") -> tuple[Tensor, Tensor | None]:
+    """Inputs (and targets, where the file has them) from a .npy, .npz, .pt or .csv file:
+    an .npz or a .pt dict by key (x/inputs, y/targets), a .pt tuple as (inputs, targets), a
+    CSV's ``target_column`` as targets and its other columns as inputs."""
+    _check_file(path, option)
+    suffix = path.suffix.lower()
+    if target_column is not None and suffix != ".csv":
+        raise PercgradError("applies to .csv data only (an .npz or .pt file names its targets "
+                            "by key: y or targets)", "--target-column")
+    if suffix == ".npy":
+        return _tensor(_npy(path, option), path, option), None
+    if suffix == ".csv":
+        header, values = _csv(path, option)
+        if target_column is None:
+            return torch.from_numpy(values), None
+        if target_column not in header:
+            raise PercgradError(f"{target_column!r} is not a column of {str(path)!r}; its columns "
+                                f"are {', '.join(header)}", "--target-column")
+        j = header.index(target_column)
+        if len(header) == 1:
+            raise PercgradError(f"{str(path)!r} has no column left for the inputs",
+                                "--target-column")
+        rest = np.ascontiguousarray(np.delete(values, j, axis=1))
+        return torch.from_numpy(rest), torch.from_numpy(values[:, j].copy())
+    if suffix == ".npz":
+        items: Any = _npz(path, option)
+    else:
+        items = load_torch(path, option)
+    if isinstance(items, Tensor | np.ndarray):
+        return _tensor(items, path, option), None
+    if isinstance(items, list | tuple) and items:
+        x = _tensor(items[0], path, option)
+        y = _tensor(items[1], path, option) if len(items) > 1 else None
+        return x, y
+    if isinstance(items, dict) and items:
+        x_val = _pick(items, INPUT_KEYS)
+        y_val = _pick(items, TARGET_KEYS)
+        if x_val is None:
+            if len(items) != 1:
+                raise PercgradError(f"{str(path)!r} has keys {', '.join(map(str, items))}: name "
+                                    f"the inputs {' or '.join(INPUT_KEYS[:2])}", option)
+            x_val = next(iter(items.values()))
+        return _tensor(x_val, path, option), None if y_val is None else _tensor(y_val, path, option)
+    raise PercgradError(f"{str(path)!r} holds no array", option)
+
+
+def read_targets(path: Path, option: str = "--targets") -> Tensor:
+    """Targets from a file: a .npy array, an .npz/.pt with one array (or key y/targets), a .pt
+    tensor, or a CSV (one column, or every column)."""
+    _check_file(path, option)
+    if path.suffix.lower() == ".csv":
+        _, values = _csv(path, option)
+        return torch.from_numpy(values[:, 0].copy() if values.shape[1] == 1 else values)
+    x, y = read_data(path, None, option)
+    return x if y is None else y
+
+
+def read_state_dict(path: Path, option: str = "--state-dict") -> dict[str, Tensor]:
+    """A state dict saved with torch.save, loaded with weights_only=True (under a
+    ``state_dict`` or ``model`` key too)."""
+    _check_file(path, option)
+    if path.suffix.lower() not in (".pt", ".pth"):
+        raise PercgradError(f"{str(path)!r}: a state dict is a .pt or .pth file", option)
+    value = load_torch(path, option)
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(value, dict) and isinstance(value.get(key), dict):
+            value = value[key]
+    if not isinstance(value, dict) or not all(isinstance(v, Tensor) for v in value.values()):
+        raise PercgradError(f"{str(path)!r} is not a state dict (a dict of tensors)", option)
+    return value
+
+
+def load_state(model: Any, state: dict[str, Tensor], option: str = "--state-dict") -> None:
+    """``model.load_state_dict(state)`` strictly, its complaint as a PercgradError."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+        detail = " ".join(lines[1:4]) if len(lines) > 1 else (lines[0] if lines else "")
+        raise PercgradError(f"does not fit the model: {detail}", option) from None
