@@ -333,6 +333,10 @@ MistakeOpt = Annotated[
                  "hand-derived pass and watch the check catch it: "
                  + ", ".join(catalog.MISTAKES) + ".", rich_help_panel=CHECK, show_default=False),
 ]
+NoColorOpt = Annotated[
+    bool, typer.Option("--no-color", help="No colour (as NO_COLOR=1); colour never reaches a "
+                       "file or a pipe anyway.", rich_help_panel=RUN),
+]
 DebugOpt = Annotated[
     bool, typer.Option("--debug", help="Show Python tracebacks (also PERCGRAD_DEBUG=1).",
                        rich_help_panel=RUN),
@@ -348,6 +352,7 @@ class Output:
     save: Path | None = None
     plot: Path | None = None
     debug: bool = False
+    no_color: bool = False
 
 
 class Shown(Protocol):
@@ -386,11 +391,12 @@ class Common:
     plot: Path | None
     max_memory: str | None
     mistake: str | None
+    no_color: bool
     debug: bool
 
     def output(self) -> Output:
         """The output options."""
-        return Output(self.json, self.timing, self.save, self.plot, self.debug)
+        return Output(self.json, self.timing, self.save, self.plot, self.debug, self.no_color)
 
     def options(self) -> dict[str, Any]:
         """The API's keyword arguments these options set."""
@@ -424,6 +430,7 @@ def _shared_options(
     plot: PlotOpt = None,
     max_memory: MaxMemoryOpt = None,
     mistake: MistakeOpt = None,
+    no_color: NoColorOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Where the shared options are declared, once (never called)."""
@@ -478,6 +485,8 @@ def _execute(
         out = out.output()
         plot = plot or _plot_report  # type: ignore[assignment]
     debug = _debugging(out)
+    if out.no_color:
+        os.environ["NO_COLOR"] = "1"  # Rich reads it for every console made from here on
     try:
         _check_outputs(out)
         spec = make_spec()
