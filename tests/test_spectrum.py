@@ -84,10 +84,10 @@ def test_relu_at_sigma_w2_two() -> None:
 
 @pytest.mark.parametrize(("kw", "why"), [
     ({"activation": "tanh"}, "continuum"), ({"activation": "identity", "residual": True}, "residual"),
-    ({"activation": "relu", "inputs": 3}, "square"),
+    ({"activation": "relu", "inputs": 3}, "square"), ({"activation": "relu", "width": 4}, "width 4"),
 ])
 def test_measured_only_says_why(kw: dict, why: str) -> None:
-    pred = predicted_moments(chain_spec(depth=3, width=4, **kw))
+    pred = predicted_moments(chain_spec(depth=3, **{"width": 16, **kw}))
     assert pred.mean is None and pred.kind == "none" and why in pred.reason
 
 
