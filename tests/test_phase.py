@@ -182,6 +182,16 @@ def test_default_critical_lines_agree_within_one_step() -> None:
     assert report.critical[0].predicted == pytest.approx(1.0, abs=1e-6)
 
 
+def test_agreement_of_the_lines() -> None:
+    from percgrad.phase_report import CriticalPoint
+
+    assert CriticalPoint(0.1, 2.0, 2.2, 0.25).agrees is True
+    assert CriticalPoint(0.1, 2.0, 2.3, 0.25).agrees is False
+    assert CriticalPoint(0.1, 2.0, None, 0.25).agrees is False  # predicted inside, no crossing
+    assert CriticalPoint(0.1, 9.0, 2.3, None).agrees is False  # crossing, predicted outside
+    assert CriticalPoint(0.1, 9.0, None, None).agrees is None
+
+
 def test_crossing_interpolates_in_log_factor() -> None:
     assert engine.measured_crossing([1.0, 2.0, 3.0], [0.5, 0.8, 1.25]) == pytest.approx(
         2.0 + math.log(1 / 0.8) / math.log(1.25 / 0.8))

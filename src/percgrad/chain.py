@@ -112,7 +112,9 @@ def _layer_verdict(report: Report) -> FlowVerdict:
 def _tried(spec: Spec, act: str, init: str) -> str:
     """The verdict of a quick run of ``spec`` with another activation and init (no check)."""
     quick = dataclasses.replace(spec, activation=act, init=init, check="off", keep_tensors=False,
-                                bound=False, chain=None)
+                                bound=False, chain=None, mistake=None,
+                                sigma_w2=spec.sigma_w2 if init == "meanfield" else 1.0,
+                                sigma_b2=spec.sigma_b2 if init == "meanfield" else 0.0)
     result, timing = execute(quick)
     return _layer_verdict(build_report(result, timing)).kind
 

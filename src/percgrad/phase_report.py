@@ -224,9 +224,12 @@ class CriticalPoint:
 
     @property
     def agrees(self) -> bool | None:
-        """Within one grid step (None when either is missing)."""
-        if self.gap is None or self.step is None:
-            return None
+        """Within one grid step; False when only one of the lines crosses inside the grid, None
+        when neither does."""
+        if self.step is None:  # the predicted line is outside the grid (or nowhere)
+            return None if self.measured is None else False
+        if self.gap is None:
+            return False
         return self.gap <= self.step
 
 

@@ -286,9 +286,12 @@ def summary(report: PhaseReport) -> Panel:
             f"the predicted and measured critical lines agree within one grid step"
             f"{'' if step is None else f' ({num(step, 3)})'} in all {len(compared)} rows{tail}"))))
     elif bad:
-        where = ", ".join(_label(c.sigma_b2) for c in bad)
-        rows.append(("edge", Text.assemble(("✘ ", "bold red"), (
-            f"the critical lines are more than one grid step apart at σ_b² = {where}"))))
+        apart = ", ".join(_label(c.sigma_b2) for c in bad if c.gap is not None)
+        alone = ", ".join(_label(c.sigma_b2) for c in bad if c.gap is None)
+        said = [f"the critical lines are more than one grid step apart at σ_b² = {apart}"] if apart else []
+        if alone:
+            said.append(f"only one critical line crosses inside the grid at σ_b² = {alone}")
+        rows.append(("edge", Text.assemble(("✘ ", "bold red"), "; ".join(said))))
     outside = [c for c in report.critical if c.agrees is None]
     if outside:
         rows.append(("", Text(f"{len(outside)} row(s) have no crossing inside the grid", style="dim")))
