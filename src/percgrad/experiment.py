@@ -343,6 +343,8 @@ SATURATED_WARN = 0.5
 """A layer with at least this share of saturated units earns a warning."""
 DEAD_WARN = 0.5
 """A layer with at least this share of units dead on the whole batch earns a warning."""
+DEAD_WARN_ONE_SAMPLE = 0.9
+"""The same with a batch of one sample, where half the units are 0 by chance."""
 
 
 def _learner_notices(spec: Spec, layers: list[LayerReport]) -> list[Notice]:
@@ -362,8 +364,9 @@ def _learner_notices(spec: Spec, layers: list[LayerReport]) -> list[Notice]:
             notes.append(Notice("saturated", layers=sat, value=share, activation=spec.activation,
                                 count=spec.sizes[sat[0]], dphi=layers[sat[0] - 1].mean_abs_dphi))
     else:
-        dying = tuple(k + 1 for k, layer in enumerate(layers)
-                      if DEAD_WARN <= layer.dead_units < 1.0)
+        # With one sample about half of a ReLU layer is 0 by chance: warn only when most is.
+        share = DEAD_WARN if spec.batch > 1 else DEAD_WARN_ONE_SAMPLE
+        dying = tuple(k + 1 for k, layer in enumerate(layers) if share <= layer.dead_units < 1.0)
         if dying:
             notes.append(Notice("dead-units", layers=dying, activation=spec.activation,
                                 value=max(layers[k - 1].dead_units for k in dying), count=spec.batch))
