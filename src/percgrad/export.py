@@ -31,7 +31,8 @@ def save_console(console: Any, path: Path) -> None:
         raise PercgradError(f"cannot write {str(path)!r}: {exc.strerror or exc}", "--save") from None
 
 
-def _matplotlib() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or a PercgradError naming --plot."""
     try:
         import matplotlib
 
@@ -42,6 +43,16 @@ def _matplotlib() -> Any:
             "needs matplotlib, which is not installed: pip install 'percgrad[plot]'", "--plot"
         ) from None
     return plt
+
+
+def save_figure(fig: Any, plt: Any, path: Path, dpi: int = 110) -> None:
+    """Write ``fig`` to ``path`` (its format from the suffix) and close it."""
+    try:
+        fig.savefig(path, dpi=dpi)
+    except (OSError, ValueError) as exc:
+        raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
+    finally:
+        plt.close(fig)
 
 
 def predicted_deltas(report: Report) -> list[float] | None:
@@ -154,7 +165,7 @@ def save_plot(report: Report, path: Path) -> None:
     """A PNG, SVG or PDF of the run: gradient flow per layer with the mean-field prediction
     (vanish; a second row with the loss and ‖δ_k‖ over training with --steps), or the three
     gradients side by side (single, multi)."""
-    plt = _matplotlib()
+    plt = pyplot()
     if report.command == "vanish" and report.history:
         fig, axes = plt.subplot_mosaic([["flow", "flow"], ["loss", "delta"]], figsize=(9, 7),
                                        layout="constrained")
@@ -168,9 +179,4 @@ def save_plot(report: Report, path: Path) -> None:
         fig, ax = plt.subplots(figsize=(8, 4.8), layout="constrained")
         _gradient_bars(ax, report)
     ax.set_title(_title(report), fontsize="medium")
-    try:
-        fig.savefig(path, dpi=110)
-    except (OSError, ValueError) as exc:
-        raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, plt, path)

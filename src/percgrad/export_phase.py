@@ -6,38 +6,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from percgrad.errors import PercgradError
+from percgrad.export import pyplot, save_figure
 from percgrad.phase_report import PhaseReport, SpectrumReport
 from percgrad.report import Report
 
 FINE_ROWS = 61
 """σ_b² values the predicted line is drawn through."""
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise PercgradError(
-            "needs matplotlib, which is not installed: pip install 'percgrad[plot]'", "--plot"
-        ) from None
-    return plt
-
-
-def _save(fig: Any, plt: Any, path: Path) -> None:
-    try:
-        fig.savefig(path, dpi=120)
-    except (OSError, ValueError) as exc:
-        raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
-    finally:
-        plt.close(fig)
 
 
 def _edges(values: list[float]) -> np.ndarray:
@@ -63,7 +40,7 @@ def predicted_line(activation: str, sigma_b2: list[float]) -> tuple[np.ndarray, 
 def save_phase_plot(report: PhaseReport, path: Path) -> None:
     """The measured factor per layer in dB as coloured cells (σ_w² across, σ_b² up), the
     predicted edge of chaos as a line and the measured one as markers."""
-    plt = _pyplot()
+    plt = pyplot()
     s = report.settings
     cols, rows = len(report.sigma_w2), len(report.sigma_b2)
     db = np.full((rows, cols), np.nan)
@@ -93,7 +70,7 @@ def save_phase_plot(report: PhaseReport, path: Path) -> None:
     ax.set_title(f"percgrad phase: {s['activation']}, depth {s['depth']}, width {s['width']} "
                  f"(factor over layers {a}–{b})")
     ax.legend(loc="upper left", fontsize="small")
-    _save(fig, plt, path)
+    save_figure(fig, plt, path, dpi=120)
 
 
 def _spectra(report: Report) -> list[SpectrumReport]:
@@ -110,7 +87,7 @@ def save_vanish_plot(report: Report, path: Path) -> None:
 
         save_plot(report, path)
         return
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
     runs = report.runs or [report]
     for r in runs:
@@ -141,4 +118,4 @@ def save_vanish_plot(report: Report, path: Path) -> None:
     right.legend(fontsize="small")
     s = runs[0].settings
     fig.suptitle(f"percgrad vanish --spectrum: {s['activation']}, depth {s['depth']}, width {s['width']}")
-    _save(fig, plt, path)
+    save_figure(fig, plt, path, dpi=120)

@@ -9,7 +9,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from percgrad.errors import PercgradError
+from percgrad.export import pyplot, save_figure
 from percgrad.inspect_report import (
     Diagnosis,
     Entry,
@@ -627,31 +628,9 @@ def inspect_renderables(report: InspectReport) -> Group:
 # ------------------------------------------------------------------- plots
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise PercgradError(
-            "needs matplotlib, which is not installed: pip install 'percgrad[plot]'", "--plot"
-        ) from None
-    return plt
-
-
-def _save(fig: object, plt: object, path: Path) -> None:
-    try:
-        fig.savefig(path)  # type: ignore[attr-defined]
-    except (OSError, ValueError) as exc:
-        raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
-    finally:
-        plt.close(fig)  # type: ignore[attr-defined]
-
-
 def save_inspect_plot(report: InspectReport, path: Path) -> None:
     """Per module ‖∂E/∂W‖ and ‖∂E/∂output‖ on a log axis, in forward order."""
-    plt = _pyplot()
+    plt = pyplot()
     mods = report.modules
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(mods) + 2), 4.5), layout="constrained")
     xs = list(range(len(mods)))
@@ -667,12 +646,12 @@ def save_inspect_plot(report: InspectReport, path: Path) -> None:
     ax.set_title(f"percgrad inspect: {report.target or report.model}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
-    _save(fig, plt, path)
+    save_figure(fig, plt, path, dpi=100)
 
 
 def save_check_plot(report: FunctionCheckReport, path: Path) -> None:
     """Every entry's numeric difference against its autograd value, one series per input."""
-    plt = _pyplot()
+    plt = pyplot()
     if not report.values:
         raise PercgradError("the plot needs --check full and inputs of at most 4,096 entries",
                             "--plot")
@@ -690,4 +669,4 @@ def save_check_plot(report: FunctionCheckReport, path: Path) -> None:
     ax.set_title(f"percgrad check: {report.target or report.function}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    _save(fig, plt, path)
+    save_figure(fig, plt, path, dpi=100)
