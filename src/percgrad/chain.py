@@ -136,8 +136,11 @@ def _advice(spec: Spec, q_in: float, mean_in: float, verdict: str) -> list[Advic
         if LOSSES[spec.loss].needs_unit_interval and not ACTIVATIONS[act].unit_interval:
             continue
         chi = theory_for(spec, q_in, init=init, activation=act, mean_in=mean_in).mean_chi
-        if chi and math.isfinite(chi) and abs(math.log(chi)) < distance - 1e-9:
+        # a clear improvement only: a layer norm, say, makes every init give the same χ
+        if chi and math.isfinite(chi) and abs(math.log(chi)) < 0.9 * distance - 1e-9:
             scored.append((abs(math.log(chi)), act, init, chi))
+    if verdict == "stable":
+        scored = []  # nothing to mend
     cheap = spec.depth * max(spec.sizes) ** 2 * spec.batch <= VERIFY_BUDGET
     advice: list[Advice] = []
     for _, act, init, chi in sorted(scored):
