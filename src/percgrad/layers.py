@@ -309,5 +309,3 @@ class Residual(Layer):
         inner = self.inner.with_params(self.params)
         return self._wrap(h, inner.directed(h, dirs, row_eps, reps))
 
-
-LAYER_KINDS: dict[str, type[Layer]] = {"dense": Dense, "layernorm": LayerNorm, "residual": Residual}

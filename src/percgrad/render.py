@@ -693,15 +693,6 @@ def styled_table(title: str) -> Table:
                  pad_edge=False, collapse_padding=True, show_edge=False)
 
 
-def numbers_table(title: str, columns: list[str], left: int = 1) -> Table:
-    """A compact table whose first ``left`` columns are labels and the rest numbers (right
-    aligned, never wrapped)."""
-    table = styled_table(title)
-    for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i < left else "right", no_wrap=True)
-    return table
-
-
 def renderables(report: Report) -> Group:
     """Everything the CLI prints for ``report``, as one renderable."""
     if report.command == "vanish":

@@ -53,10 +53,6 @@ class Notice:
     run: str | None = None
 
 
-NOTICE_KINDS = ("nonfinite", "underflow", "unsettled", "kinks", "bound", "training-stopped",
-                "first-layer-plain", "init-scale", "saturated", "dead-units")
-
-
 @dataclass(frozen=True)
 class Advice:
     """Another setting that theory puts closer to χ = 1 (or a fact about the activation)."""
