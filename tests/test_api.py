@@ -26,7 +26,7 @@ from percgrad.cli import app
 from percgrad.render import num
 
 CPU = {"device": "cpu"}
-OUTPUT_ONLY = {"json", "timing", "save", "plot", "debug"}
+OUTPUT_ONLY = {"json", "timing", "save", "plot", "debug", "no_color"}
 """CLI options that choose how a report is shown, not what is computed (no API keyword)."""
 
 

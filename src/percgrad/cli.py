@@ -197,8 +197,11 @@ def torch_build() -> str:
     for folder in (spec.submodule_search_locations or []) if spec else []:
         path = Path(folder) / "version.py"
         if path.is_file():
-            found = re.search(r"^cuda\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", path.read_text(), re.M)
+            text = path.read_text()
+            found = re.search(r"^cuda\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", text, re.M)
             cuda = found.group(1) if found else None
+            full = re.search(r"^__version__\b[^=\n]*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+            version = full.group(1) if full else version  # with its local tag, e.g. +cu130
     if cuda is None:
         return f"torch {version} (CPU-only build): CUDA is not usable; computing on the CPU"
     driver = Path("/proc/driver/nvidia/version").exists()
