@@ -112,6 +112,9 @@ def vanish_table(report: Report) -> FitTable:
                           legend=f"bars: log scale {num(low, 1)} … {num(high, 2)}"))
     hidden = len(layers) - MAX_LAYER_ROWS if len(layers) > MAX_LAYER_ROWS else 0
     caption = [f"{hidden} middle layers not shown (--json has all)"] if hidden else []
+    caption.append("δ: the gradient a layer passes back, `∂E/∂a` (percgrad explain delta); χ: "
+                   "mean-field theory's factor per layer for wide random layers, q the "
+                   "pre-activations' variance (percgrad explain chi)")
     return FitTable("Per-layer gradient flow (layer 1 = input side)", columns, caption=caption)
 
 
