@@ -789,21 +789,16 @@ def inspect_command(
     debug: DebugOpt = False,
 ) -> None:
     """A user's model."""
-    import contextlib
 
     def compute(_: None, interactive: bool) -> Any:
         from percgrad.api import inspect as inspect_api
-        from percgrad.progress import progress_for
 
-        # The user's code may print: keep stdout for the report (--json prints one document).
-        with progress_for("finite differences", interactive) as progress, \
-                contextlib.redirect_stdout(sys.stderr):
-            return inspect_api(
-                target, input_shape=input_shape, data=None if data is None else str(data),
-                target_column=target_column, targets_file=None if targets is None else str(targets),
-                state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
-                steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
-                device=device, progress=progress)
+        return _user_code(interactive, lambda progress: inspect_api(
+            target, input_shape=input_shape, data=None if data is None else str(data),
+            target_column=target_column, targets_file=None if targets is None else str(targets),
+            state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
+            steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
+            device=device, progress=progress))
 
     def show(report: Any) -> list[object]:
         from percgrad.render_inspect import inspect_renderables
@@ -845,16 +840,13 @@ def check_command(
     debug: DebugOpt = False,
 ) -> None:
     """A user's function."""
-    import contextlib
 
     def compute(_: None, interactive: bool) -> Any:
         from percgrad.api import check as check_api
-        from percgrad.progress import progress_for
 
-        with progress_for("finite differences", interactive) as progress, \
-                contextlib.redirect_stdout(sys.stderr):
-            return check_api(target, shapes=shapes, check=check.value, tolerance=tolerance,
-                             seed=seed, dtype=dtype.value, progress=progress)
+        return _user_code(interactive, lambda progress: check_api(
+            target, shapes=shapes, check=check.value, tolerance=tolerance, seed=seed,
+            dtype=dtype.value, progress=progress))
 
     def show(report: Any) -> list[object]:
         from percgrad.render_inspect import check_renderables
@@ -987,6 +979,18 @@ def _vanish_plot(report: Report, path: Path) -> None:
     from percgrad.export_phase import save_vanish_plot
 
     save_vanish_plot(report, path)
+
+
+def _user_code(interactive: bool, call: Callable[[Any], Any]) -> Any:
+    """Run the user's code under a progress bar; what it prints goes to stderr, keeping stdout
+    for the report (--json prints one document)."""
+    import contextlib
+
+    from percgrad.progress import progress_for
+
+    with progress_for("finite differences", interactive) as progress, \
+            contextlib.redirect_stdout(sys.stderr):
+        return call(progress)
 
 
 def _renderer(command: str) -> Callable[[Report], list[object]]:
