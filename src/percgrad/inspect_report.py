@@ -115,8 +115,27 @@ class Note:
 # ------------------------------------------------------------------- check
 
 
+class _Document:
+    """What both reports share: the exit status of their check and the document as a dict."""
+
+    check: GradCheck
+
+    @property
+    def failed(self) -> bool:
+        """True when the gradient check failed (the CLI exits 1)."""
+        return self.check.passed is False
+
+    def to_json(self, timing: bool = False) -> str:
+        """The JSON document as text."""
+        raise NotImplementedError
+
+    def to_dict(self, timing: bool = False) -> dict[str, Any]:
+        """The JSON document as a dict."""
+        return json.loads(self.to_json(timing))
+
+
 @dataclass
-class FunctionCheckReport:
+class FunctionCheckReport(_Document):
     """``percgrad check``: a function of tensors, its autograd gradient and its differences."""
 
     target: str
@@ -131,15 +150,6 @@ class FunctionCheckReport:
     timing: dict[str, float] = field(default_factory=dict)
     version: str = ""
     command: str = "check"
-
-    @property
-    def failed(self) -> bool:
-        """True when the check failed (the CLI exits 1)."""
-        return self.check.passed is False
-
-    def to_dict(self, timing: bool = False) -> dict[str, Any]:
-        """The JSON document as a dict."""
-        return json.loads(self.to_json(timing))
 
     def to_json(self, timing: bool = False) -> str:
         """The JSON document as text (timings null unless ``timing``)."""
@@ -252,7 +262,7 @@ class HistoryStep:
 
 
 @dataclass
-class InspectReport:
+class InspectReport(_Document):
     """``percgrad inspect``: a user's model, module by module, and its gradient check."""
 
     target: str
@@ -272,15 +282,6 @@ class InspectReport:
     timing: dict[str, float] = field(default_factory=dict)
     version: str = ""
     command: str = "inspect"
-
-    @property
-    def failed(self) -> bool:
-        """True when the model's gradient check failed (the CLI exits 1)."""
-        return self.check.passed is False
-
-    def to_dict(self, timing: bool = False) -> dict[str, Any]:
-        """The JSON document as a dict."""
-        return json.loads(self.to_json(timing))
 
     def to_json(self, timing: bool = False) -> str:
         """The JSON document as text (timings null unless ``timing``)."""
