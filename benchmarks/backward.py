@@ -10,15 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from benchmarks.common import Bench, Config, Log, Stats, Sync, fmt_s, mark, no_sync, time_interleaved
-from percgrad.backprop import (
+from percgrad.network.net import Net, build_net
+from percgrad.network.passes import (
     analytic_backward,
     autograd_backward,
     forward,
     graph_backward,
     graph_forward,
 )
-from percgrad.net import Net, build_net
-from percgrad.spec import Spec
+from percgrad.spec.run import Spec
 
 FULL_SHAPES = ((10, 1, 1), (1000, 1, 1), (1000, 32, 1), (100, 512, 64), (50, 1024, 256))
 """depth × width × batch."""

@@ -11,10 +11,10 @@ from rich.table import Table
 from torch import Tensor
 
 from benchmarks.common import Bench, Config, Log, Stats, fmt_s, mark, time_adaptive
-from percgrad.backprop import analytic_backward, forward
-from percgrad.net import Net, build_net
-from percgrad.numeric import fast_gradients, full_gradients
-from percgrad.spec import Spec
+from percgrad.gradcheck.network import fast_gradients, full_gradients
+from percgrad.network.net import Net, build_net
+from percgrad.network.passes import analytic_backward, forward
+from percgrad.spec.run import Spec
 
 FULL_NETS = ((32, 32, 8), (128, 128, 128, 128, 128))
 """1,280 and 65,536 weights, no bias."""

@@ -175,7 +175,7 @@ def percgrad_launcher() -> tuple[list[str], str]:
 
 def cpu_model() -> str:
     """The processor's name (percgrad's own reading of it)."""
-    from percgrad.device import cpu_name
+    from percgrad.runtime.device import cpu_name
 
     return cpu_name()
 

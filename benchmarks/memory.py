@@ -20,8 +20,8 @@ OVERHEAD_BYTES = 300 * MIB
 TIMEOUT_S = 1800.0
 FLOAT32 = 4
 FALLBACK = (
-    "from percgrad.experiment import run\n"
-    "from percgrad.spec import Spec\n"
+    "from percgrad.engines.perceptron import run\n"
+    "from percgrad.spec.run import Spec\n"
     "run(Spec('vanish', ({width},) * {layers}, check='off', device='cpu', keep_tensors=False))"
 )
 

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from benchmarks.common import Config, Log, Stats, fmt_s, mark
 from percgrad.api import chain_spec, run_chain
-from percgrad.phase import run_phase
-from percgrad.phase_report import phase_spec
+from percgrad.engines.phase import run_phase
+from percgrad.reports.phase import phase_spec
 
 FULL = {"depth": 100, "width": 128, "batch": 8, "sigma_w2": "0.5:4:0.25", "sigma_b2": "0:0.3:0.05"}
 """The default sweep: 15 × 7 = 105 chains."""
@@ -77,8 +77,8 @@ def _vanish(shape: dict[str, object], device: str, check: str) -> float:
 
 
 def _passes(shape: dict[str, object], device: str) -> float:
-    from percgrad.backprop import analytic_backward, forward
-    from percgrad.net import build_net
+    from percgrad.network.net import build_net
+    from percgrad.network.passes import analytic_backward, forward
 
     spec = chain_spec(depth=shape["depth"], width=shape["width"], batch=shape["batch"],
                       activation=ACTIVATION, init=VANISH_INIT, bias=True, device=device, check="off")

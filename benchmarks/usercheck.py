@@ -13,7 +13,7 @@ from rich.table import Table
 from torch import Tensor
 
 from benchmarks.common import Bench, Config, Log, Stats, fmt_s, mark, time_interleaved
-from percgrad.blackbox import check_function
+from percgrad.engines.check import check_function
 
 SIZES = ((3, 4, 5), (16, 32, 32))
 """x: a×b and w: b×c; 32 and 1,536 input entries."""

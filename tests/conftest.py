@@ -10,11 +10,11 @@ from typing import NamedTuple
 import pytest
 import torch
 
-from percgrad import functions
-from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
-from percgrad.functions import Activation, Loss
-from percgrad.net import Net, build_net
-from percgrad.spec import Spec
+from percgrad.network import functions
+from percgrad.network.functions import Activation, Loss
+from percgrad.network.net import Net, build_net
+from percgrad.network.passes import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.spec.run import Spec
 
 
 @pytest.fixture(autouse=True)

@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 import percgrad
 from percgrad import PercgradError
-from percgrad.cli import app
-from percgrad.render import num
+from percgrad.cli.app import app
+from percgrad.views.render import num
 
 CPU = {"device": "cpu"}
 OUTPUT_ONLY = {"json", "timing", "save", "plot", "debug", "no_color"}

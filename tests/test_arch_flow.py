@@ -22,9 +22,9 @@ from typer.testing import CliRunner
 
 import percgrad
 from percgrad.api import chain_spec
-from percgrad.chain import run_vanish
-from percgrad.cli import app
-from percgrad.report import Report
+from percgrad.cli.app import app
+from percgrad.engines.vanish import run_vanish
+from percgrad.reports.run import Report
 
 WIDTH, DEPTH, BATCH = 256, 20, 16
 SEEDS = (0, 1, 2)

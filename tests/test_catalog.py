@@ -17,9 +17,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from percgrad import catalog, functions, theory
-from percgrad.cli import app
+from percgrad import catalog
+from percgrad.cli.app import app
 from percgrad.errors import PercgradError
+from percgrad.network import functions
+from percgrad.theory import meanfield as theory
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percgrad.functions import ACTIVATIONS
+from percgrad.network.functions import ACTIVATIONS
 
 
 @pytest.mark.parametrize("name", list(ACTIVATIONS))

@@ -10,10 +10,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from percgrad import numeric
-from percgrad.chain import run_vanish, theory_for
-from percgrad.cli import app
-from percgrad.spec import Spec
+from percgrad.cli.app import app
+from percgrad.engines.vanish import run_vanish, theory_for
+from percgrad.gradcheck import network as numeric
+from percgrad.spec.run import Spec
 
 
 def _json(*args: str) -> dict:

@@ -13,8 +13,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from percgrad import __version__
-from percgrad.cli import app
+from percgrad.cli.app import app
+from percgrad.version import __version__
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from percgrad.cli import app
+from percgrad.cli.app import app
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 THEORY_KEYS = {"sigma_w2", "q", "chi", "depth_scale"}
@@ -234,7 +234,7 @@ def test_save_to_missing_directory_is_refused_before_the_run() -> None:
 
 
 def test_save_failing_at_write_time_still_prints_the_report(tmp_path, monkeypatch) -> None:
-    from percgrad import export
+    from percgrad.views import export
 
     def full_disk(console, path):
         raise export.PercgradError(f"cannot write {str(path)!r}: No space left on device", "--save")

@@ -31,10 +31,10 @@ from typer.testing import CliRunner
 
 import percgrad
 from golden_util import check_golden, golden_text, render
-from percgrad import diagnosis
 from percgrad.catalog import MISTAKES
-from percgrad.cli import app
-from percgrad.render import num
+from percgrad.cli.app import app
+from percgrad.theory import flow as diagnosis
+from percgrad.views.render import num
 
 CPU = {"device": "cpu"}
 

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from percgrad import functions
 from percgrad.errors import PercgradError
-from percgrad.functions import ACTIVATIONS, LEAKY_SLOPE, LOSSES
-from percgrad.spec import ACTIVATION_NAMES, LOSS_NAMES
+from percgrad.network import functions
+from percgrad.network.functions import ACTIVATIONS, LEAKY_SLOPE, LOSSES
+from percgrad.spec.run import ACTIVATION_NAMES, LOSS_NAMES
 
 
 def _points(dtype: torch.dtype) -> torch.Tensor:

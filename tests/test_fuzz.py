@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from percgrad.cli import app
+from percgrad.cli.app import app
 
 FLAG = object()
 TMP = Path(tempfile.gettempdir())

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from percgrad import experiment
+from percgrad.engines import perceptron as experiment
 from percgrad.errors import PercgradError
-from percgrad.functions import LEAKY_SLOPE
-from percgrad.net import build_net
-from percgrad.spec import ACTIVATION_NAMES, INIT_NAMES, Spec
+from percgrad.network.functions import LEAKY_SLOPE
+from percgrad.network.net import build_net
+from percgrad.spec.run import ACTIVATION_NAMES, INIT_NAMES, Spec
 
 TOL = 1e-10
 ARCHS = {"single": (3, 1), "layer": (3, 4), "hidden": (3, 5, 4, 2)}

@@ -21,10 +21,10 @@ from torch import Tensor, nn
 from typer.testing import CliRunner
 
 import percgrad
-from percgrad.cli import app
+from percgrad.cli.app import app
 from percgrad.errors import PercgradError
-from percgrad.render import num
-from percgrad.render_inspect import check_renderables, inspect_renderables
+from percgrad.views.inspect import check_renderables, inspect_renderables
+from percgrad.views.render import num
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"
@@ -42,7 +42,7 @@ def render(report: object, width: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def broken() -> percgrad.inspect_report.InspectReport:  # type: ignore[name-defined]
+def broken() -> percgrad.reports.user.InspectReport:  # type: ignore[name-defined]
     torch.set_num_threads(1)
     return percgrad.inspect(f"{EX / 'broken_backward.py'}:build", input_shape="8,16")
 
@@ -286,7 +286,7 @@ def test_every_input_format(tmp_path, mlp_file):
         assert doc["settings"]["targets"] == targets, args
     # the targets really are used: mse from the file equals mse computed here
     doc = json.loads(_run(target, "--data", tmp_path / "xy.npz").stdout)
-    from percgrad.targets import resolve_module
+    from percgrad.engines.user_code import resolve_module
 
     m = resolve_module(target)
     with torch.no_grad():
@@ -295,7 +295,7 @@ def test_every_input_format(tmp_path, mlp_file):
 
 
 def test_state_dict_is_loaded(tmp_path, mlp_file):
-    from percgrad.targets import resolve_module
+    from percgrad.engines.user_code import resolve_module
 
     model = resolve_module(f"{mlp_file}:build")
     with torch.no_grad():
@@ -442,7 +442,7 @@ def test_rich_print_of_a_report(deep):
 
 def test_help_imports_no_torch_and_says_it_runs_code():
     probe = (
-        "import sys\nfrom typer.testing import CliRunner\nfrom percgrad.cli import app\n"
+        "import sys\nfrom typer.testing import CliRunner\nfrom percgrad.cli.app import app\n"
         "r = CliRunner()\nfor cmd in ('inspect', 'check'):\n"
         "    res = r.invoke(app, [cmd, '--help'], env={'COLUMNS': '200'})\n"
         "    assert res.exit_code == 0, res.output\n"

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from percgrad import numeric
-from percgrad.backprop import Forward, Gradients, analytic_backward, autograd_backward, forward
 from percgrad.catalog import ACTIVATION_NAMES, LEAKY_SLOPE
-from percgrad.comparison import fast_verdict
-from percgrad.functions import ACTIVATIONS
-from percgrad.layers import Dense, Layer, LayerNorm, Residual
-from percgrad.net import Net, build_net
-from percgrad.spec import Spec
+from percgrad.gradcheck import network as numeric
+from percgrad.gradcheck.compare import fast_verdict
+from percgrad.network.functions import ACTIVATIONS
+from percgrad.network.layers import Dense, Layer, LayerNorm, Residual
+from percgrad.network.net import Net, build_net
+from percgrad.network.passes import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.spec.run import Spec
 
 F64 = torch.float64
 TOL = 1e-10

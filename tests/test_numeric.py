@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from percgrad import experiment, numeric
-from percgrad.backprop import analytic_backward, forward
-from percgrad.functions import ACTIVATIONS, LOSSES
-from percgrad.layers import Dense
-from percgrad.net import Net
-from percgrad.spec import Spec
+from percgrad.engines import perceptron as experiment
+from percgrad.gradcheck import network as numeric
+from percgrad.network.functions import ACTIVATIONS, LOSSES
+from percgrad.network.layers import Dense
+from percgrad.network.net import Net
+from percgrad.network.passes import analytic_backward, forward
+from percgrad.spec.run import Spec
 
 TOL = 1e-6
 

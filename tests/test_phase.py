@@ -16,14 +16,14 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
-from percgrad import phase as engine
 from percgrad.api import chain_spec
-from percgrad.cli import app
+from percgrad.cli.app import app
+from percgrad.engines import phase as engine
 from percgrad.errors import PercgradError
-from percgrad.functions import activation
-from percgrad.net import build_net
-from percgrad.phase_report import PhaseReport, parse_grid, phase_spec
-from percgrad.render_phase import phase as render
+from percgrad.network.functions import activation
+from percgrad.network.net import build_net
+from percgrad.reports.phase import PhaseReport, parse_grid, phase_spec
+from percgrad.views.phase import phase as render
 
 runner = CliRunner()
 CPU = torch.device("cpu")
@@ -132,7 +132,7 @@ def test_batched_backward_matches_autograd(small: PhaseReport) -> None:
 def test_a_wrong_derivative_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from percgrad import functions
+    from percgrad.network import functions
 
     bad = dataclasses.replace(functions.ACTIVATIONS["tanh"], chain=lambda g, a, h: g.mul_(1.0 - h))
     monkeypatch.setitem(functions.ACTIVATIONS, "tanh", bad)
@@ -183,7 +183,7 @@ def test_default_critical_lines_agree_within_one_step() -> None:
 
 
 def test_agreement_of_the_lines() -> None:
-    from percgrad.phase_report import CriticalPoint
+    from percgrad.reports.phase import CriticalPoint
 
     assert CriticalPoint(0.1, 2.0, 2.2, 0.25).agrees is True
     assert CriticalPoint(0.1, 2.0, 2.3, 0.25).agrees is False
@@ -265,7 +265,7 @@ def test_heatmap_cells_show_the_measured_change(tanh_wide: PhaseReport) -> None:
 
 
 def test_plot_is_a_png(small: PhaseReport, tmp_path: Path) -> None:
-    from percgrad.export_phase import save_phase_plot
+    from percgrad.views.export_phase import save_phase_plot
 
     path = tmp_path / "phase.png"
     save_phase_plot(small, path)

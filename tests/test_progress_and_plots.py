@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from percgrad import api, export, progress
+from percgrad import api
+from percgrad.views import export, progress
 
 
 def _terminal() -> tuple[Console, io.StringIO]:

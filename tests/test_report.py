@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from percgrad import experiment
-from percgrad.report import SCHEMA, clean, document, to_json
-from percgrad.spec import Spec
+from percgrad.engines import perceptron as experiment
+from percgrad.reports.run import SCHEMA, clean, document, to_json
+from percgrad.spec.run import Spec
 
 
 def _no_constants(name: str):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from percgrad.cli import app
+from percgrad.cli.app import app
 
 COMMANDS = ("single", "multi", "vanish")
 UNITS = {"B": 1, "kB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
@@ -143,9 +143,9 @@ def _boom(*args, **kwargs):
 
 def _patch_engine(monkeypatch: pytest.MonkeyPatch, command: str, fn) -> None:
     if command == "vanish":
-        monkeypatch.setattr("percgrad.chain.run_vanish", fn)
+        monkeypatch.setattr("percgrad.engines.vanish.run_vanish", fn)
     else:
-        monkeypatch.setattr("percgrad.experiment.run", fn)
+        monkeypatch.setattr("percgrad.engines.perceptron.run", fn)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -180,10 +180,10 @@ def test_debug_env_zero_means_off(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_debug_traceback_reaches_stderr_of_the_real_program() -> None:
     code = (
-        "import percgrad.experiment as e\n"
+        "import percgrad.engines.perceptron as e\n"
         "def boom(*a, **k):\n    raise RuntimeError('boom')\n"
         "e.run = boom\n"
-        "import sys\nfrom percgrad.cli import main\n"
+        "import sys\nfrom percgrad.cli.app import main\n"
         "sys.argv = ['percgrad', 'single', '--device', 'cpu'] + sys.argv[1:]\nmain()\n"
     )
     env = {**os.environ, "COLUMNS": "200"}
@@ -400,7 +400,7 @@ def test_max_memory_refuses_a_comparison() -> None:
 
 
 def test_size_guard_uses_the_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("percgrad.experiment.available_bytes", lambda device: 100)
+    monkeypatch.setattr("percgrad.engines.perceptron.available_bytes", lambda device: 100)
     result = invoke("vanish", "--depth", "3")
     assert result.exit_code == 2
     assert "free" in result.stderr
@@ -408,7 +408,7 @@ def test_size_guard_uses_the_free_memory(monkeypatch: pytest.MonkeyPatch) -> Non
     # an explicit --max-memory overrides what is free
     assert invoke("vanish", "--depth", "3", "--max-memory", "1G").exit_code == 0
     # when the free memory cannot be told, nothing is refused
-    monkeypatch.setattr("percgrad.experiment.available_bytes", lambda device: None)
+    monkeypatch.setattr("percgrad.engines.perceptron.available_bytes", lambda device: None)
     assert invoke("vanish", "--depth", "3").exit_code == 0
 
 
@@ -439,7 +439,7 @@ def test_out_of_memory_while_writing_json(monkeypatch: pytest.MonkeyPatch) -> No
     def oom(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr("percgrad.report.to_json", oom)
+    monkeypatch.setattr("percgrad.reports.run.to_json", oom)
     result = invoke("vanish", "--depth", "3", "--json")
     assert result.exit_code == 2
     assert "out of memory" in result.stderr
@@ -447,7 +447,7 @@ def test_out_of_memory_while_writing_json(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_internal_error_while_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("percgrad.render_vanish.vanish", _boom)
+    monkeypatch.setattr("percgrad.views.vanish.vanish", _boom)
     result = invoke("vanish", "--depth", "3")
     assert result.exit_code == 3
     assert "internal error" in result.stderr
@@ -464,7 +464,7 @@ def _stop_at_build(monkeypatch: pytest.MonkeyPatch) -> None:
     def reached(*args, **kwargs):
         raise PercgradError("the size guard let this run through", "--sentinel")
 
-    monkeypatch.setattr("percgrad.experiment.build_net", reached)
+    monkeypatch.setattr("percgrad.engines.perceptron.build_net", reached)
 
 
 def test_size_guard_counts_per_layer_overhead(monkeypatch: pytest.MonkeyPatch) -> None:

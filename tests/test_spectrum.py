@@ -15,11 +15,11 @@ from typer.testing import CliRunner
 
 import percgrad
 from percgrad.api import chain_spec
-from percgrad.cli import app
+from percgrad.cli.app import app
+from percgrad.engines.spectrum import jacobian, jacobian_autograd, predicted_moments, spectrum_of
 from percgrad.errors import PercgradError
-from percgrad.net import build_net
-from percgrad.render_phase import spectrum_section
-from percgrad.spectrum import jacobian, jacobian_autograd, predicted_moments, spectrum_of
+from percgrad.network.net import build_net
+from percgrad.views.phase import spectrum_section
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ import pytest
 PROBE = """
 import sys
 from typer.testing import CliRunner
-from percgrad.cli import app
+from percgrad.cli.app import app
 runner = CliRunner()
 for args in {args!r}:
     result = runner.invoke(app, args)

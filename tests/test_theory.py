@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from percgrad import catalog
-from percgrad.diagnosis import trend as diagnose
-from percgrad.theory import Theory, gauss_expectation, moments, predict
+from percgrad.theory.flow import trend as diagnose
+from percgrad.theory.meanfield import Theory, gauss_expectation, moments, predict
 
 MC_SAMPLES = 1_000_000
 
@@ -240,7 +240,7 @@ def test_depth_scale_positive_when_exploding() -> None:
 
 @pytest.mark.parametrize("chi", [1.0, 1.0 + 2**-52, 1.0 - 2**-52])
 def test_depth_scale_infinite_at_round_off_of_one(chi: float) -> None:
-    from percgrad.diagnosis import depth_scale
+    from percgrad.theory.flow import depth_scale
 
     scale = depth_scale(chi)
     assert scale.layers is None and scale.critical and not scale.growing

@@ -1,4 +1,4 @@
-"""percgrad.theory for residual and layer-normalised chains: E[φ], the plain chain unchanged,
+"""percgrad.theory.meanfield for residual and layer-normalised chains: E[φ], the plain chain unchanged,
 Monte Carlo chains against the predicted q and per-layer factors, the finite-width gain of a
 layer norm, σ_w² cancelling under a layer norm, residual factors 1 + χ, and bad inputs."""
 
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from percgrad import catalog, theory
-from percgrad.theory import ARCHS, LN_EPS, mean_phi, moments, predict
+from percgrad import catalog
+from percgrad.theory import meanfield as theory
+from percgrad.theory.meanfield import ARCHS, LN_EPS, mean_phi, moments, predict
 
 ACTIVATIONS = ["identity", "relu", "leaky-relu", "sigmoid", "tanh", "gelu"]
 

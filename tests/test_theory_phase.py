@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from percgrad.diagnosis import depth_scale
-from percgrad.theory import (
+from percgrad.theory.flow import depth_scale
+from percgrad.theory.meanfield import (
     chi1,
     correlation_depth,
     correlation_map,

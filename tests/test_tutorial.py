@@ -7,11 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from percgrad import experiment
-from percgrad.backprop import analytic_backward, forward
-from percgrad.functions import ACTIVATIONS, LOSSES
-from percgrad.net import build_net
-from percgrad.spec import Spec
+from percgrad.engines import perceptron as experiment
+from percgrad.network.functions import ACTIVATIONS, LOSSES
+from percgrad.network.net import build_net
+from percgrad.network.passes import analytic_backward, forward
+from percgrad.spec.run import Spec
 
 SEEDS = [0, 1, 2023]
 

@@ -12,8 +12,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from percgrad import chain as vanish
-from percgrad.spec import INIT_NAMES, Spec
+from percgrad.engines import vanish
+from percgrad.spec.run import INIT_NAMES, Spec
 
 PHI = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 

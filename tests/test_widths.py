@@ -22,8 +22,8 @@ import pytest
 from rich.cells import cell_len
 from typer.testing import CliRunner
 
-from percgrad.cli import app
-from percgrad.render import matrix_format, num
+from percgrad.cli.app import app
+from percgrad.views.render import matrix_format, num
 
 WIDTHS = [60, 80, 100, 140]
 REDIRECTED = 0

@@ -6,9 +6,8 @@ and return a Report (``.to_dict()``, ``.to_json()``, ``rich.print(report)``, Jup
 user's own model and the user's own backward.
 """
 
-__version__ = "0.2.0"
-
 from percgrad.api import check, inspect, multi, single, vanish
 from percgrad.errors import PercgradError
+from percgrad.version import __version__
 
 __all__ = ["PercgradError", "__version__", "check", "inspect", "multi", "single", "vanish"]

@@ -1,6 +1,6 @@
 """Entry point for ``python -m percgrad``."""
 
-from percgrad.cli import main
+from percgrad.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from percgrad import catalog
 from percgrad.errors import PercgradError
-from percgrad.memory import MAX_DEPTH, parse_size
-from percgrad.spec import Chain, Spec, parse_numbers, parse_rows, parse_sizes
+from percgrad.runtime.memory import MAX_DEPTH, parse_size
+from percgrad.spec.run import Chain, Spec, parse_numbers, parse_rows, parse_sizes
 
 if TYPE_CHECKING:
-    from percgrad.inspect_report import FunctionCheckReport, InspectReport
-    from percgrad.report import Report
+    from percgrad.reports.run import Report
+    from percgrad.reports.user import FunctionCheckReport, InspectReport
 
 Progress = Callable[[int, int], None]
 Tracker = Callable[[str], Progress]
@@ -151,7 +151,7 @@ def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
     positive(width, "--width")
     n_in = width if inputs is None else positive(inputs, "--inputs")
     if spectrum:
-        from percgrad.phase_report import check_spectrum_size
+        from percgrad.reports.phase import check_spectrum_size
 
         check_spectrum_size(depth, width, n_in)
     if depth > MAX_DEPTH:
@@ -203,7 +203,7 @@ def comparison(activations: str | Sequence[str] | None, inits: str | Sequence[st
 def variant(spec: Spec, by: str, value: str) -> Spec:
     """``spec`` with one compared setting changed (re-validated)."""
     if by == "arch":
-        from percgrad.chain import ARCH_FIELDS
+        from percgrad.engines.vanish import ARCH_FIELDS
 
         residual, norm = ARCH_FIELDS[value]
         return dataclasses.replace(spec, residual=residual, norm=norm)
@@ -214,7 +214,7 @@ def variant(spec: Spec, by: str, value: str) -> Spec:
 
 def run_one(spec: Spec, track: Tracker | None = None) -> Report:
     """One single or multi run, from spec to report (``track``: progress per phase)."""
-    from percgrad.experiment import run
+    from percgrad.engines.perceptron import run
 
     return run(spec, track)
 
@@ -223,20 +223,20 @@ def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
               track: Tracker | None = None, spectrum: bool = False) -> Report:
     """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value;
     ``spectrum``: with the singular values of each chain's ∂h_L/∂x (at initialisation)."""
-    from percgrad.chain import compare_runs, run_vanish, train
+    from percgrad.engines.vanish import compare_runs, run_vanish, train
 
     if compared is not None:
         by, values = compared
         compared_report = compare_runs([(v, variant(spec, by, v)) for v in values], by, track)
         if spectrum:
-            from percgrad.spectrum import add_spectrum_of_spec
+            from percgrad.engines.spectrum import add_spectrum_of_spec
 
             for run, value in zip(compared_report.runs, values):
                 add_spectrum_of_spec(run, variant(spec, by, value))
         return compared_report
     report, result = run_vanish(spec, track)
     if spectrum:
-        from percgrad.spectrum import add_spectrum
+        from percgrad.engines.spectrum import add_spectrum
 
         add_spectrum(report, result)
     if spec.chain is not None and spec.chain.steps:
@@ -278,7 +278,7 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
     """A user's model, module by module, and its gradient check: ``percgrad inspect`` as a
     function. ``model``: an nn.Module, a callable returning one, or a TARGET string (imported:
     that runs its code); ``inputs``: a tensor or a tuple of them (or ``input_shape``/``data``)."""
-    from percgrad.inspection import InspectOptions, inspect_target
+    from percgrad.engines.inspect import InspectOptions, inspect_target
 
     options = InspectOptions(loss=loss, train=train, steps=steps, lr=lr, check=check,
                              tolerance=tolerance, seed=seed, device=device)
@@ -293,7 +293,7 @@ def check(fn: Any, *inputs: Any, shapes: str | None = None, check: str = "auto",
     """A readable gradcheck of ``fn(*inputs)``: ``percgrad check`` as a function. ``fn``: a
     function of tensors, an autograd.Function (its ``apply``) or a TARGET string; ``inputs``:
     tensors, or ``shapes`` (``"3x4,4"``) for random seeded ones."""
-    from percgrad.blackbox import check_target
+    from percgrad.engines.check import check_target
 
     return check_target(fn, list(inputs), shapes=shapes, method=check, tolerance=tolerance,
                         seed=seed, dtype=dtype, progress=progress)

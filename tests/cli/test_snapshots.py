@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from percgrad import device
-from percgrad.cli import app
+from percgrad.cli.app import app
+from percgrad.runtime import device
 
 pytestmark = pytest.mark.cli
 
@@ -41,7 +41,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "multi-hidden": ("multi", "--inputs", "4", "--hidden", "8,8", "--outputs", "2"),
     "multi-relu-batch": ("multi", "--inputs", "3", "--hidden", "5", "--outputs", "2", "--activation", "relu",
                          "--init", "kaiming", "--batch", "3", "--bias"),
-    "multi-mistake": ("multi", "--inputs", "4", "--hidden", "4", "--outputs", "4", "--mistake", "forget-dphi"),
+    "multi-mistake": ("multi", "--inputs", "4", "--hidden", "4", "--outputs", "4",
+                      "--mistake", "forget-dphi"),
     "multi-mistake-transpose": ("multi", "--inputs", "3", "--hidden", "4", "--outputs", "2", "--mistake",
                                 "no-transpose"),
     "multi-meanfield": ("multi", "--inputs", "3", "--hidden", "6", "--outputs", "2", "--init", "meanfield",
@@ -52,7 +53,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "vanish-norm": ("vanish", "--depth", "10", "--width", "8", "--norm", "layer"),
     "vanish-resnorm": ("vanish", "--depth", "8", "--width", "6", "--residual", "--norm", "layer", "--bias"),
     "vanish-compare": ("vanish", "--depth", "10", "--width", "8", "--compare", "sigmoid,tanh,relu"),
-    "vanish-compare-init": ("vanish", "--depth", "10", "--width", "8", "--compare-init", "normal,xavier,kaiming"),
+    "vanish-compare-init": ("vanish", "--depth", "10", "--width", "8", "--compare-init",
+                            "normal,xavier,kaiming"),
     "vanish-compare-arch": ("vanish", "--depth", "8", "--width", "8", "--compare-arch",
                             "plain,residual,layernorm,residual-layernorm"),
     "vanish-steps": ("vanish", "--depth", "8", "--width", "8", "--steps", "5"),
@@ -80,8 +82,8 @@ CASES: dict[str, tuple[str, ...]] = {
     "inspect-nan": ("inspect", f"{EXAMPLES}/nan_layer.py:build", "--input-shape", "8,16"),
     "inspect-cnn": ("inspect", f"{EXAMPLES}/small_cnn.py:build", "--input-shape", "8,1,8,8", "--loss",
                     "cross-entropy", "--check", "fast"),
-    "inspect-steps": ("inspect", f"{EXAMPLES}/deep_sigmoid.py:build", "--input-shape", "16,64", "--steps", "3",
-                      "--check", "off"),
+    "inspect-steps": ("inspect", f"{EXAMPLES}/deep_sigmoid.py:build", "--input-shape", "16,64",
+                      "--steps", "3", "--check", "off"),
     "check-bad": ("check", f"{EXAMPLES}/bad_function.py:ScaledSoftplus", "--shapes", "3x4,4"),
     "check-plain": ("check", f"{EXAMPLES}/bad_function.py:scaled_softplus", "--shapes", "3x4,4", "--check",
                     "fast"),
@@ -162,6 +164,7 @@ def test_snapshot(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert path.exists(), f"{path} is missing: run once with {UPDATE_ENV}=1"
     expected = path.read_text(encoding="utf-8")
     if text != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True), text.splitlines(keepends=True),
+        diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True),
+                                            text.splitlines(keepends=True),
                                             fromfile=f"snapshots/{name}.txt", tofile="now", n=1))
         raise AssertionError(f"{name} differs from its snapshot:\n{diff[:6000]}")

@@ -1,0 +1,1 @@
+"""One engine per command: a spec in, a plain report out."""

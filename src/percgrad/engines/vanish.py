@@ -1,0 +1,309 @@
+"""``vanish``: gradient flow through a deep chain, measured against mean-field theory, compared
+across settings, and tracked over training."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from percgrad.catalog import ACTIVATIONS, INIT_NAMES, LOSSES
+from percgrad.engines.perceptron import Run, build_report, execute
+from percgrad.gradcheck.compare import compare, frobenius
+from percgrad.network.net import bias_std, weight_std
+from percgrad.network.passes import analytic_backward, autograd_backward, forward
+from percgrad.reports.records import Advice, Mismatch, Notice
+from percgrad.reports.run import (
+    CheckReport,
+    CompareInfo,
+    FlowSummary,
+    HistoryPoint,
+    LayerReport,
+    Report,
+    TheoryReport,
+    TrainingReport,
+)
+from percgrad.spec.run import Spec
+from percgrad.theory.flow import FlowVerdict, depth_scale, judge, trend
+from percgrad.theory.meanfield import Theory, predict
+
+ARCH_FIELDS: dict[str, tuple[bool, str]] = {
+    "plain": (False, "none"),
+    "residual": (True, "none"),
+    "layernorm": (False, "layer"),
+    "residual-layernorm": (True, "layer"),
+}
+"""(Spec.residual, Spec.norm) of each chain architecture."""
+
+Progress = Callable[[int, int], None]
+Tracker = Callable[[str], Progress]
+HISTORY_POINTS = 40
+"""Training steps recorded (evenly spaced, first and last included)."""
+
+
+def sigma_w2(spec: Spec, init: str | None = None, activation: str | None = None) -> list[float]:
+    """fan_in · Var(W_k) for every layer under the init (the spec's unless given)."""
+    init = init or spec.init
+    act = activation or spec.activation
+    stds = [weight_std(init, spec.gain, act, i, o, spec.sigma_w2)
+            for i, o in zip(spec.sizes[:-1], spec.sizes[1:])]
+    return [fan_in * sd * sd for fan_in, sd in zip(spec.sizes[:-1], stds)]  # sd**2 overflows
+
+
+def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
+    """Var(b_k) for every layer (zero without bias)."""
+    init = init or spec.init
+    stds = [bias_std(init, spec.gain, fan_in, spec.sigma_b2) if spec.bias else 0.0
+            for fan_in in spec.sizes[:-1]]
+    return [sd * sd for sd in stds]
+
+
+def theory_for(spec: Spec, q_in: float, init: str | None = None,
+               activation: str | None = None, mean_in: float = 0.0) -> Theory:
+    """The mean-field prediction for ``spec`` (optionally with another init or activation)."""
+    first_residual = next((k + 1 for k in range(spec.depth) if spec.residual_at(k)), spec.depth + 1)
+    return predict(
+        activation or spec.activation, sigma_w2(spec, init, activation), sigma_b2(spec, init), q_in,
+        spec.arch, mean_in=mean_in, width=min(spec.sizes[1:]), residual_from=first_residual,
+    )
+
+
+def _geometric_mean(values: list[float | None]) -> float | None:
+    good = [v for v in values if v is not None and v > 0 and math.isfinite(v)]
+    if not good:
+        return None
+    return math.exp(sum(math.log(v) for v in good) / len(good))
+
+
+def _median(values: list[float]) -> float | None:
+    good = sorted(v for v in values if math.isfinite(v))
+    if not good:
+        return None
+    mid = len(good) // 2
+    return good[mid] if len(good) % 2 else 0.5 * (good[mid - 1] + good[mid])
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 and math.isfinite(a) and math.isfinite(b) else None
+
+
+VERIFY_BUDGET = 4_000_000
+"""Advice is checked by a run of the same shape when depth·width²·batch is at most this (a
+fraction of a second); beyond it, theory alone vouches for it."""
+
+
+def _layer_verdict(report: Report) -> FlowVerdict:
+    """diagnosis.judge over a report's layers: dead where φ′ = 0 on every unit and sample, or
+    δ is exactly 0 without underflow."""
+    layers = report.layers
+    dead = [layer.mean_abs_dphi == 0 or (layer.delta_norm == 0 and not layer.underflow)
+            for layer in layers]
+    bad = None
+    if report.first_nonfinite is not None:
+        found = re.match(r"layer (\d+)", report.first_nonfinite)
+        bad = int(found.group(1)) if found else len(layers)
+    return judge([layer.grad_norm for layer in layers], dead, bad)
+
+
+def _tried(spec: Spec, act: str, init: str) -> str:
+    """The verdict of a quick run of ``spec`` with another activation and init (no check)."""
+    quick = dataclasses.replace(spec, activation=act, init=init, check="off", keep_tensors=False,
+                                bound=False, chain=None, mistake=None,
+                                sigma_w2=spec.sigma_w2 if init == "meanfield" else 1.0,
+                                sigma_b2=spec.sigma_b2 if init == "meanfield" else 0.0)
+    result, timing = execute(quick)
+    return _layer_verdict(build_report(result, timing)).kind
+
+
+def _advice(spec: Spec, q_in: float, mean_in: float, verdict: str) -> list[Advice]:
+    """Other inits or activations that theory puts closer to χ = 1, best first; when cheap, each
+    is tried on the same shape and dropped if that run would be dead, non-finite or no better."""
+    candidates = [(spec.activation, init) for init in INIT_NAMES
+                  if init not in (spec.init, "meanfield")]
+    for pair in (("tanh", "xavier"), ("relu", "kaiming")):
+        if pair != (spec.activation, spec.init) and pair not in candidates:
+            candidates.append(pair)
+    current = theory_for(spec, q_in, mean_in=mean_in).mean_chi
+    distance = abs(math.log(current)) if current and math.isfinite(current) else math.inf
+    if verdict in ("dead", "non-finite"):
+        distance = math.inf  # any setting that runs is better
+    scored: list[tuple[float, str, str, float]] = []
+    for act, init in candidates:
+        if LOSSES[spec.loss].needs_unit_interval and not ACTIVATIONS[act].unit_interval:
+            continue
+        chi = theory_for(spec, q_in, init=init, activation=act, mean_in=mean_in).mean_chi
+        # a clear improvement only: a layer norm, say, makes every init give the same χ
+        if chi and math.isfinite(chi) and abs(math.log(chi)) < 0.9 * distance - 1e-9:
+            scored.append((abs(math.log(chi)), act, init, chi))
+    if verdict == "stable":
+        scored = []  # nothing to mend
+    cheap = spec.depth * max(spec.sizes) ** 2 * spec.batch <= VERIFY_BUDGET
+    advice: list[Advice] = []
+    for _, act, init, chi in sorted(scored):
+        if len(advice) == 3:
+            break
+        tried = _tried(spec, act, init) if cheap else None
+        if tried in ("dead", "non-finite") or (tried == verdict and verdict != "stable"):
+            continue
+        advice.append(Advice("setting", act, init, spec.gain, chi, trend(chi), tried or ""))
+    if spec.activation == "sigmoid" and spec.arch == "plain":
+        advice.append(Advice("sigmoid-cap", "sigmoid"))
+    return advice
+
+
+def analyse(run: Run, report: Report) -> None:
+    """Add theory, factors, decay and a diagnosis to a report of a deep chain."""
+    spec = run.spec
+    x = run.net.x.double()
+    q_in, mean_in = float(x.square().mean()), float(x.mean())
+    theory = theory_for(spec, q_in, mean_in=mean_in)
+    for k, layer in enumerate(report.layers):
+        layer.predicted_factor = theory.chi[k] if k < len(theory.chi) else None
+    layers = report.layers
+    measured = [layer.measured_factor for layer in layers[:-1]]
+    mean_measured = _geometric_mean(measured)
+    ratios = [
+        m / p for m, p in zip(measured, theory.chi) if m is not None and p > 0 and math.isfinite(m)
+    ]
+    bounds = [layer.bound_holds for layer in layers if layer.bound_holds is not None]
+    verdict = _layer_verdict(report)
+    report.summary = FlowSummary(
+        grad_decay=_ratio(layers[0].grad_norm, layers[-1].grad_norm),
+        delta_decay=_ratio(layers[0].delta_norm, layers[-1].delta_norm),
+        measured_mean_factor=mean_measured,
+        predicted_mean_factor=theory.mean_chi,
+        median_measured_over_predicted=_median(ratios),
+        diagnosis=verdict.kind,
+        predicted_diagnosis=trend(theory.mean_chi),
+        bound_holds=all(bounds) if bounds else None,
+        advice=_advice(spec, q_in, mean_in, verdict.kind),
+        notes=_notes(spec, layers),
+        first_share=verdict.share,
+        verdict_layers=list(verdict.layers),
+        delta_trend=trend(mean_measured),
+    )
+    scale = depth_scale(theory.mean_chi)
+    report.theory = TheoryReport(
+        sigma_w2=theory.sigma_w2[-1], sigma_b2=theory.sigma_b2[-1],
+        sigma_w2_per_layer=list(theory.sigma_w2), q=list(theory.q), chi=list(theory.chi),
+        mean_chi=theory.mean_chi, depth_scale=scale.layers, arch=spec.arch,
+        critical=scale.critical, growing=scale.growing,
+    )
+    bad = next((k + 1 for k, layer in enumerate(layers) if layer.bound_holds is False), None)
+    if bad is not None:
+        report.warnings.append(Notice("bound", layers=(bad,)))
+
+
+def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
+    notes = []
+    if len(layers) > 1 and all(layer.bound is None for layer in layers):
+        notes.append("bound-skipped" if spec.arch == "plain" else "bound-plain-only")
+    unbounded = not ACTIVATIONS[spec.activation].bounded
+    measured = any(layer.measured_factor for layer in layers)
+    if spec.residual and unbounded and spec.loss == "mse":
+        notes.append("residual-unbounded")
+    elif (spec.activation in ("relu", "leaky-relu") and spec.loss == "mse" and spec.norm == "none"
+          and measured):
+        notes.append("relu-mse")
+    if min(spec.sizes) < 32:
+        notes.append("narrow")
+    return notes
+
+
+def run_vanish(spec: Spec, track: Tracker | None = None) -> tuple[Report, Run]:
+    """One deep chain: the core run plus theory and diagnosis."""
+    result, timing = execute(spec, track)
+    report = build_report(result, timing, track)
+    analyse(result, report)
+    return report, result
+
+
+def compare_runs(specs: list[tuple[str, Spec]], by: str,
+                 track: Tracker | None = None) -> Report:
+    """The same chain once per setting; one report holding them in ``runs``."""
+    reports = []
+    runs = None if track is None else track(f"runs by {by}")
+    for i, (label, spec) in enumerate(specs):
+        if runs is not None:
+            runs(i, len(specs))
+        report, _ = run_vanish(spec, track)
+        report.label = label
+        reports.append(report)
+    if runs is not None:
+        runs(len(specs), len(specs))
+    first = reports[0]
+    statuses = [r.check.passed for r in reports]
+    passed = False if False in statuses else (None if None in statuses else True)
+    errors = [r.check.max_rel_error for r in reports if r.check.max_rel_error is not None]
+    check = CheckReport(
+        method=first.check.method, tolerance=first.check.tolerance,
+        max_rel_error=max(errors) if errors else None, passed=passed,
+        failures=[dataclasses.replace(f, run=r.label) for r in reports for f in r.check.failures],
+        directions=[d for r in reports for d in (r.check.directions or [])] or None,
+        kinks=sum(r.check.kinks for r in reports),
+        unresolved=sum(r.check.unresolved for r in reports),
+    )
+    # What the runs share: the compared setting and whatever it changes (an arch changes two).
+    settings = {k: v for k, v in first.settings.items()
+                if k != by and all(r.settings.get(k) == v for r in reports)}
+    return Report(
+        command="vanish", version=first.version, settings=settings, device=first.device,
+        input=None, target=None, output=None, loss=float("nan"), layers=[], check=check,
+        timing={}, compare=CompareInfo(by, [label for label, _ in specs]),
+        runs=reports,
+        warnings=[dataclasses.replace(w, run=r.label) for r in reports for w in r.warnings],
+    )
+
+
+def train(run: Run, report: Report, steps: int, lr: float,
+          progress: Progress | None = None) -> None:
+    """Plain SGD on the chain's fixed batch with the analytic gradients, checked against autograd
+    at the recorded steps; adds ``history`` to the report."""
+    net = run.net.to(run.device, run.net.weights[0].dtype)
+    points = min(HISTORY_POINTS, steps + 1)
+    recorded = sorted({round(i * steps / max(points - 1, 1)) for i in range(points)})
+    info = torch.finfo(net.weights[0].dtype)
+    floor = info.tiny / info.eps
+    history: list[HistoryPoint] = []
+    for step in range(steps + 1):
+        fwd = forward(net)
+        grads = analytic_backward(net, fwd, run.spec.mistake)
+        loss_value = float(fwd.loss)
+        finite = math.isfinite(loss_value) and all(
+            bool(torch.isfinite(g).all()) for gs in grads.params for g in gs
+        )
+        if step in recorded or not finite:
+            auto, _ = autograd_backward(net)
+            rel = max(
+                compare(k, [(an, ag, None, sym) for an, ag, sym in
+                            zip(grads.params[k], auto.params[k], grads.names[k])], floor).rel_error
+                for k in range(net.depth)
+            )
+            history.append(HistoryPoint(step, loss_value, [frobenius(d) for d in grads.deltas],
+                                        [frobenius(g) for g in grads.weights], rel))
+        if not finite:
+            report.warnings.append(Notice("training-stopped", count=step, value=lr))
+            break
+        if step == steps:
+            break
+        with torch.no_grad():
+            for p, g in zip(net.parameters(), (g for gs in grads.params for g in gs)):
+                p.sub_(lr * g)
+        if progress is not None:
+            progress(step + 1, steps)
+    tol = report.check.tolerance
+    worst = max((h.rel_error for h in history), default=0.0)
+    report.history = history
+    report.training = TrainingReport(steps, lr, worst)
+    if not worst <= tol:
+        report.check.passed = False
+        report.check.failures.append(Mismatch("training", worst, tol, run.spec.dtype))
+
+
+def with_setting(spec: Spec, **changes: Any) -> Spec:
+    """``spec`` with some fields replaced (re-validated)."""
+    return dataclasses.replace(spec, **changes)

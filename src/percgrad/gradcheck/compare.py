@@ -1,0 +1,156 @@
+"""Comparing gradients: relative errors, the worst entry, and what finite differences can judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from percgrad.gradcheck.network import FastProjections, FullGradients, too_steep
+from percgrad.network.passes import Gradients
+from percgrad.reports.records import Mismatch
+from percgrad.reports.run import Comparison
+
+Pair = tuple[Tensor, Tensor, Tensor | None, str]
+"""(analytic, reference, entries to leave out or None, the parameter's symbol: W, b, γ, β)."""
+
+
+def frobenius(t: Tensor) -> float:
+    """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0."""
+    t = t.detach().to(torch.float64)
+    peak = t.abs().max() if t.numel() else torch.zeros((), dtype=torch.float64)
+    if not bool(torch.isfinite(peak)) or float(peak) == 0.0:
+        return float(peak) if t.numel() else 0.0
+    return float(peak * torch.linalg.vector_norm(t / peak))
+
+
+def entry_name(layer: int, index: tuple[int, ...], symbol: str) -> str:
+    """``W2[3,1]``: the parameter's symbol, the 1-based layer, the 0-based entry."""
+    return f"{symbol}{layer + 1}[{','.join(str(i) for i in index)}]"
+
+
+def compare(
+    layer: int,
+    pairs: list[Pair],
+    floor: float,
+) -> Comparison:
+    """max |a−b| and max|a−b| / max(max|a|, max|b|, floor) over W (and b); the worst entry."""
+    best = Comparison(0.0, 0.0)
+    skipped = 0
+    for a, b, mask, symbol in pairs:
+        a64, b64 = a.detach().to(torch.float64), b.detach().to(b.device, torch.float64)
+        diff = (a64 - b64.to(a64.device)).abs()
+        if mask is not None:
+            m = mask.to(diff.device)
+            skipped += int(m.sum())
+            diff = diff.masked_fill(m, 0.0)
+            a64, b64 = a64.masked_fill(m, 0.0), b64.to(a64.device).masked_fill(m, 0.0)
+        if diff.numel() == 0:
+            continue
+        flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
+        max_abs = float(diff.flatten()[flat])
+        scale = max(float(a64.abs().max()), float(b64.abs().max()), floor)
+        rel = max_abs / scale
+        if best.worst is None or not rel <= best.rel_error:
+            index = tuple(int(i) for i in np.unravel_index(flat, tuple(diff.shape)))
+            best = Comparison(
+                max(max_abs, best.max_abs_diff),
+                rel,
+                entry_name(layer, index, symbol),
+                (float(a64.flatten()[flat]), float(b64.flatten()[flat])),
+            )
+        else:
+            best.max_abs_diff = max(best.max_abs_diff, max_abs)
+    best.skipped = skipped
+    return best
+
+
+def masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
+           floor: float, num: FullGradients) -> tuple[Tensor, int]:
+    """Entries to leave out: kinks, and differences that cannot be trusted (their step ladder
+    never settled to within the tolerance, or the slope is too steep for any step); and how
+    many of the latter."""
+    scale = max(float(a.abs().max()), float(n.abs().max()), floor) if a.numel() else floor
+    steep = too_steep(a.to(spread.device), num.steps, num.loss)
+    unsettled = ((spread > tol * scale) | steep) & ~kinks
+    return kinks | unsettled.to(kinks.device), int(unsettled.sum())
+
+
+@dataclass
+class NumericSide:
+    """Layer k against the full finite differences."""
+
+    comparison: Comparison
+    kinks: int
+    unsettled: int
+    values: list[Tensor]
+    """The finite differences of each of the layer's parameters."""
+    excluded: list[Tensor]
+    """Entries left out (kinks and unsettled differences), per parameter."""
+
+
+def versus_numeric(
+    num: FullGradients, grads: Gradients, k: int, tol: float, floor: float
+) -> NumericSide:
+    """Layer k's gradients against the full finite differences, kinks and unsettled
+    differences left out."""
+    pairs: list[Pair] = []
+    masks: list[Tensor] = []
+    kinks = unsettled = 0
+    for g_an, g_num, spread, kk, symbol in zip(grads.params[k], num.params[k], num.spread[k],
+                                               num.kinks[k], num.names[k]):
+        mask, bad = masked(g_an.double(), g_num, spread, kk, tol, floor, num)
+        pairs.append((g_an, g_num, mask, symbol))
+        masks.append(mask)
+        kinks += int(kk.sum())
+        unsettled += bad
+    return NumericSide(compare(k, pairs, floor), kinks, unsettled, list(num.params[k]), masks)
+
+
+def float64_match(num: FullGradients, analytic64: Gradients | None, k: int, tol: float,
+                  floor: float) -> float | None:
+    """The float64 analytic gradient's relative error against the finite differences, when it
+    does match (the gap is then the compute dtype's round-off); None otherwise."""
+    if analytic64 is None:
+        return None
+    cmp64 = versus_numeric(num, analytic64, k, tol, floor).comparison
+    return cmp64.rel_error if cmp64.rel_error <= tol else None
+
+
+def fast_verdict(
+    num: FastProjections, tol: float, floor: float, dtype: str
+) -> tuple[list[dict[str, float | bool]], float, list[Mismatch], int, int]:
+    """Each random direction: uᵀ∇ numeric against analytic (and float64 analytic)."""
+    directions: list[dict[str, float | bool]] = []
+    failures: list[Mismatch] = []
+    worst = 0.0
+    kinks = unsettled = 0
+    for d in range(num.projections.shape[0]):
+        row = [float(v) for v in num.projections[d]]
+        n_val, a_val, g_val = row[0], row[1], row[2]
+        scale = max(abs(a_val), abs(n_val), floor)
+        rel = abs(a_val - n_val) / scale
+        kinked = bool(num.kinks[d])
+        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num.steps, num.loss))
+        rough = not kinked and (steep or not float(num.spread[d]) <= tol * scale)
+        directions.append({
+            "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
+            "kink": kinked, "unsettled": rough,
+        })
+        if kinked or rough:
+            kinks += kinked
+            unsettled += rough
+            continue
+        worst = max(worst, rel)
+        if not rel <= tol:
+            f64 = None
+            if len(row) > 3:
+                rel64 = abs(row[3] - n_val) / max(abs(row[3]), abs(n_val), floor)
+                f64 = rel64 if rel64 <= tol else None
+            failures.append(Mismatch("direction", rel, tol, dtype, analytic=a_val, reference=n_val,
+                                     direction=d + 1, float64_rel_error=f64))
+    return directions, worst, failures, kinks, unsettled
+
+

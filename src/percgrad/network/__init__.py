@@ -1,0 +1,1 @@
+"""The torch side: activations and losses, layers, nets and the three passes."""

@@ -1,0 +1,1 @@
+"""What a run found, as plain data, its English sentences and its JSON."""

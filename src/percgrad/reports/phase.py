@@ -1,0 +1,395 @@
+"""``phase`` and ``vanish --spectrum`` as plain data: the request (validated), what the sweep
+found at every grid point, the critical lines, the Jacobian's spectrum, and the JSON document
+(no torch, no Rich)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from percgrad import catalog
+from percgrad.errors import PercgradError
+from percgrad.runtime.memory import parse_size
+
+SCHEMA = 1
+MAX_POINTS = 4096
+"""Grid points one sweep may have."""
+MAX_DEPTH = 10_000
+MAX_WIDTH = 8192
+MIN_DEPTH = 4
+"""The measured window leaves out the first and last layers, and needs two layers between."""
+DEFAULT_SIGMA_W2 = "0.5:4:0.25"
+DEFAULT_SIGMA_B2 = "0:0.3:0.05"
+TRAIN_SIGMA_W2 = "0.5:4:0.5"
+TRAIN_SIGMA_B2 = "0:0.3:0.1"
+"""The smaller default grid of ``--train-steps`` (training every point is heavy)."""
+DEPTH, TRAIN_DEPTH = 100, 20
+"""Default depth of the sweep, and with ``--train-steps`` (a deep chain trains only within a
+hair of the edge of chaos, and slowly)."""
+LR_TIMES_DEPTH = 0.6
+"""Default --lr is this over the depth (0.03 at depth 20): a step that suits the last layer is
+about depth times too large for a chain near the edge, whose layers all learn."""
+PAIR_CORRELATION = 0.5
+"""Correlation of the two inputs whose correlation is followed through the chain."""
+TRAINABLE_DEPTHS = 6.0
+"""Schoenholz et al.: a chain trains when its depth is below about 6ξ."""
+TRAINED_FRACTION = 0.5
+"""A point trained when its held-out loss fell to at most this fraction of that of the best
+constant output."""
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """What ``percgrad phase`` sweeps: one activation over a σ_w² × σ_b² grid of chains."""
+
+    activation: str
+    sigma_w2: tuple[float, ...]
+    sigma_b2: tuple[float, ...]
+    depth: int = DEPTH
+    width: int = 128
+    batch: int = 8
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    train_steps: int = 0
+    lr: float = LR_TIMES_DEPTH / DEPTH
+    max_memory: int | None = None
+
+    @property
+    def points(self) -> int:
+        """Networks in the stack."""
+        return len(self.sigma_w2) * len(self.sigma_b2)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(a, b), 1-based: the measured factor is (‖δ_a‖²/‖δ_b‖²)^(1/(b−a)); the first
+        ⌈L/4⌉ layers (q settling to q*) and the last ⌈L/10⌉ (the loss's pull) are left out."""
+        first = math.ceil(self.depth / 4)
+        last = math.ceil(self.depth / 10)
+        return first + 1, self.depth - last
+
+
+def parse_grid(text: str, option: str, minimum: float, strict: bool) -> tuple[float, ...]:
+    """'start:stop:step' (stop included when the steps reach it) or '1,1.5,2' into sorted,
+    distinct, finite values above ``minimum`` (or at least it, unless ``strict``)."""
+    allowed = f"start:stop:step (e.g. {DEFAULT_SIGMA_W2}) or a list (e.g. 1,1.5,2)"
+    body = text.strip()
+    if not body:
+        raise PercgradError(f"nothing given; expected {allowed}", option)
+    if ":" in body:
+        parts = body.split(":")
+        if len(parts) != 3:
+            raise PercgradError(f"{text!r} is not start:stop:step; expected {allowed}", option)
+        start, stop, step = (_number(p, text, option) for p in parts)
+        if step <= 0:
+            raise PercgradError(f"{text!r}: the step must be positive; expected {allowed}", option)
+        if stop < start:
+            raise PercgradError(f"{text!r}: stop is below start; expected {allowed}", option)
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        if count > MAX_POINTS:
+            raise PercgradError(f"{text!r} has {count:,} values; at most {MAX_POINTS:,}", option)
+        values = [round(start + i * step, 12) for i in range(count)]
+    else:
+        values = [_number(p, text, option) for p in body.split(",")]
+    low = [v for v in values if v < minimum or (strict and v == minimum)]
+    if low:
+        bound = f"> {minimum:g}" if strict else f"≥ {minimum:g}"
+        where = f"got {low[0]:g}" if len(values) == 1 else f"{low[0]:g} in {text!r}"
+        raise PercgradError(f"{where}; every value must be {bound}", option)
+    return tuple(sorted(set(values)))
+
+
+def _number(item: str, text: str, option: str) -> float:
+    try:
+        value = float(item.strip())
+    except ValueError:
+        raise PercgradError(
+            f"{item.strip()!r} in {text!r} is not a number; expected start:stop:step "
+            f"(e.g. {DEFAULT_SIGMA_W2}) or a list (e.g. 1,1.5,2)", option) from None
+    if not math.isfinite(value):
+        raise PercgradError(f"{item.strip()!r} in {text!r} is not a finite number", option)
+    return value
+
+
+def _whole(value: Any, option: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise PercgradError(f"got {value!r}; expected a whole number from {low:,} to {high:,}", option)
+    return value
+
+
+def phase_spec(*, activation: str = "tanh", sigma_w2: str | None = None, sigma_b2: str | None = None,
+               depth: int | None = None, width: int = 128, batch: int = 8, seed: int = 0,
+               device: str = "auto", dtype: str = "float32", train_steps: int = 0,
+               lr: float | None = None, max_memory: int | str | None = None) -> PhaseSpec:
+    """The validated request of ``percgrad phase`` (the CLI's options as keyword arguments).
+    Without --sigma-w2/--sigma-b2/--depth the defaults, smaller with --train-steps; --lr
+    defaults to 0.6/depth."""
+    name = catalog.activation_name(activation)
+    training = _whole(train_steps, "--train-steps", 0, 100_000)
+    w_text = sigma_w2 if sigma_w2 is not None else (TRAIN_SIGMA_W2 if training else DEFAULT_SIGMA_W2)
+    b_text = sigma_b2 if sigma_b2 is not None else (TRAIN_SIGMA_B2 if training else DEFAULT_SIGMA_B2)
+    w_grid = parse_grid(w_text, "--sigma-w2", 0.0, strict=True)
+    b_grid = parse_grid(b_text, "--sigma-b2", 0.0, strict=False)
+    points = len(w_grid) * len(b_grid)
+    if points > MAX_POINTS:
+        raise PercgradError(f"{len(w_grid)} × {len(b_grid)} = {points:,} grid points; at most "
+                            f"{MAX_POINTS:,} (use a coarser --sigma-w2 or --sigma-b2)", "--sigma-w2")
+    d = _whole(depth if depth is not None else (TRAIN_DEPTH if training else DEPTH), "--depth",
+               MIN_DEPTH, MAX_DEPTH)
+    w = _whole(width, "--width", 2, MAX_WIDTH)
+    b = _whole(batch, "--batch", 1, 65_536)
+    s = _whole(seed, "--seed", 0, 2**63 - 2)
+    dt = str(dtype).strip().lower()
+    if dt not in ("float32", "float64"):
+        raise PercgradError(f"{dtype!r} is not one of: float32, float64", "--dtype")
+    dev = str(device).strip().lower()
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", dev):
+        raise PercgradError(f"{device!r} is not one of: auto, cpu, cuda, cuda:N", "--device")
+    rate = LR_TIMES_DEPTH / d if lr is None else lr
+    if not (isinstance(rate, int | float) and not isinstance(rate, bool) and math.isfinite(rate)
+            and rate > 0):
+        raise PercgradError(f"got {lr!r}; expected a positive finite number", "--lr")
+    memory = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
+    if memory is not None and memory <= 0:
+        raise PercgradError(f"got {memory!r}; expected a positive size like 2G", "--max-memory")
+    return PhaseSpec(name, w_grid, b_grid, d, w, b, s, dev, dt, training, float(rate), memory)
+
+
+@dataclass
+class PhasePoint:
+    """One network of the sweep: mean-field predictions and what its chain measured."""
+
+    sigma_w2: float
+    sigma_b2: float
+    q_star: float
+    """Fixed point of q ↦ σ_w²·E[φ(√q z)²] + σ_b² (0: the signal dies, ∞: it grows)."""
+    chi1: float
+    """σ_w²·E[φ′(√q* z)²]: the predicted factor of ‖δ‖² per layer at the fixed point."""
+    xi: float | None
+    """1/|ln χ₁|: layers over which ‖δ‖² changes by e (None on the critical line)."""
+    c_star: float | None
+    """Fixed point of the correlation map in [0, 1] (1: ordered; None where q* is 0 or ∞)."""
+    predicted_factor: float | None
+    """The finite-depth recursion's geometric-mean χ_k over the measured window."""
+    predicted_c: float | None
+    """The two-input recursion's correlation at the last layer, from the real inputs."""
+    measured_factor: float | None
+    """(‖δ_a‖²/‖δ_b‖²)^(1/(b−a)) over the window (a, b) of layers."""
+    measured_xi: float | None
+    measured_c: float | None
+    """Correlation of the two inputs' pre-activations at the last layer."""
+    measured_q: float | None
+    """Mean square of the last layer's pre-activations over the batch."""
+    layer_factors: list[float | None] = field(default_factory=list)
+    """‖δ_k‖²/‖δ_k+1‖², k = 1…L−1."""
+    finite: bool = True
+    predicted_trainable: bool | None = None
+    """depth ≤ 6ξ (with --train-steps)."""
+    trained: bool | None = None
+    loss_start: float | None = None
+    """Held-out loss before training, as a fraction of the best constant output's."""
+    loss_end: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """measured factor / χ₁."""
+        if self.measured_factor is None or not (self.chi1 > 0 and math.isfinite(self.chi1)):
+            return None
+        return self.measured_factor / self.chi1
+
+
+@dataclass
+class CriticalPoint:
+    """Where one row of the grid (one σ_b²) crosses the edge of chaos."""
+
+    sigma_b2: float
+    predicted: float | None
+    """σ_w² with χ₁ = 1 (root-finding on the mean-field χ₁); None when none below 64."""
+    measured: float | None
+    """σ_w² where the measured factor crosses 1 (linear in log factor between grid points);
+    None when it does not cross within the grid."""
+    step: float | None
+    """The grid's σ_w² spacing around the predicted value."""
+
+    @property
+    def gap(self) -> float | None:
+        """|measured − predicted|."""
+        if self.predicted is None or self.measured is None:
+            return None
+        return abs(self.measured - self.predicted)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Within one grid step; False when only one of the lines crosses inside the grid, None
+        when neither does."""
+        if self.step is None:  # the predicted line is outside the grid (or nowhere)
+            return None if self.measured is None else False
+        if self.gap is None:
+            return False
+        return self.gap <= self.step
+
+
+@dataclass
+class PhaseCheck:
+    """The batched hand-derived backward against autograd on a few grid points."""
+
+    points: list[int]
+    """Indices (into ``points``) of the networks checked."""
+    max_rel_error: float | None
+    tolerance: float
+    passed: bool | None
+    """None when none of the checked networks was finite."""
+
+
+@dataclass
+class TrainingInfo:
+    """How ``--train-steps`` trained every point."""
+
+    steps: int
+    lr: float
+    train_batch: int
+    test_batch: int
+    task: str
+    threshold: float = TRAINED_FRACTION
+    trainable_depths: float = TRAINABLE_DEPTHS
+    agreement: float | None = None
+    """Share of points where trained matches predicted_trainable."""
+
+
+@dataclass
+class PhaseReport:
+    """What one sweep found; the renderer, the plot and the JSON read only this."""
+
+    version: str
+    settings: dict[str, Any]
+    device: dict[str, str]
+    sigma_w2: list[float]
+    sigma_b2: list[float]
+    window: tuple[int, int]
+    points: list[PhasePoint]
+    """Row-major: every σ_w² of the first σ_b², then the next σ_b², …"""
+    critical: list[CriticalPoint]
+    check: PhaseCheck
+    median_ratio: float | None
+    """Median over the grid of measured factor / χ₁."""
+    training: TrainingInfo | None = None
+    timing: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    command: str = "phase"
+
+    def point(self, i_b: int, i_w: int) -> PhasePoint:
+        """The point at row ``i_b`` (σ_b²) and column ``i_w`` (σ_w²)."""
+        return self.points[i_b * len(self.sigma_w2) + i_w]
+
+    @property
+    def failed(self) -> bool:
+        """True when the batched backward disagrees with autograd (the CLI exits 1)."""
+        return self.check.passed is False
+
+    def to_dict(self, timing: bool = False) -> dict[str, Any]:
+        """The JSON document as a dict (timings null unless ``timing``)."""
+        doc: dict[str, Any] = {
+            "schema": SCHEMA,
+            "command": self.command,
+            "version": self.version,
+            "settings": self.settings,
+            "device": self.device,
+            "grid": {"sigma_w2": self.sigma_w2, "sigma_b2": self.sigma_b2,
+                     "order": "row-major: sigma_b2 outer, sigma_w2 inner"},
+            "window": {"first_layer": self.window[0], "last_layer": self.window[1]},
+            "points": [{**dataclasses.asdict(p), "ratio": p.ratio} for p in self.points],
+            "critical": [{**dataclasses.asdict(c), "gap": c.gap, "agrees": c.agrees}
+                         for c in self.critical],
+            "check": dataclasses.asdict(self.check),
+            "median_ratio": self.median_ratio,
+            "training": None if self.training is None else dataclasses.asdict(self.training),
+            "timing": {k: (v if timing else None) for k, v in self.timing.items()},
+            "warnings": list(self.warnings),
+        }
+        return clean(doc)
+
+    def to_json(self, timing: bool = False) -> str:
+        """The JSON document as text, as ``--json`` prints it."""
+        return json.dumps(self.to_dict(timing), indent=2, allow_nan=False)
+
+
+@dataclass
+class SpectrumReport:
+    """The singular values of the input–output Jacobian ∂h_L/∂x of one sample."""
+
+    sample: int
+    singular_values: list[float]
+    """Largest first."""
+    mean_sq: float
+    """Mean of the squared singular values, tr(JJᵀ)/N."""
+    var_sq: float
+    """Their variance (0: every direction is stretched alike, dynamical isometry)."""
+    predicted_mean: float | None
+    predicted_var: float | None
+    predicted_rel_var: float | None
+    """Predicted variance / mean², L/p (i.i.d.) or L(1−p)/p (orthogonal): free of the
+    sample-to-sample spread of the mean, which a single sample's Jacobian has."""
+    prediction: str
+    """Which closed form: linear-gaussian, linear-orthogonal, relu-gaussian, relu-orthogonal,
+    or none (measured only)."""
+    reason: str
+    """Where the prediction comes from, or why there is none."""
+    jacrev_rel_error: float
+    """max|J − J_jacrev| / max|J_jacrev|: the hand-derived Jacobian against torch.func.jacrev."""
+    tolerance: float
+    depth: int
+    width: int
+    init: str
+    sigma_w2: float
+    """fan_in·Var(W) of the last layer (the init's σ_w²)."""
+    label: str | None = None
+
+    @property
+    def rel_var(self) -> float | None:
+        """variance / mean² of the squared singular values."""
+        return self.var_sq / self.mean_sq**2 if self.mean_sq > 0 else None
+
+    @property
+    def passed(self) -> bool:
+        """The hand-derived Jacobian matches jacrev."""
+        return self.jacrev_rel_error <= self.tolerance
+
+
+SPECTRUM_MAX_FLOPS = 2e11
+"""``vanish --spectrum`` refuses Jacobians whose product (and jacrev check) needs more flops."""
+
+
+def spectrum_flops(depth: int, width: int, inputs: int) -> float:
+    """Flops of J = J_L ⋯ J_1 and of its jacrev check: 2 × L products of N×N by N×n."""
+    return 2.0 * 2.0 * depth * width * width * max(width, inputs)
+
+
+def check_spectrum_size(depth: int, width: int, inputs: int) -> None:
+    """Refuse a Jacobian too big to multiply out in reasonable time (before anything runs)."""
+    flops = spectrum_flops(depth, width, inputs)
+    if flops > SPECTRUM_MAX_FLOPS:
+        raise PercgradError(
+            f"the Jacobian of {depth:,} layers of width {width:,} needs about {flops / 1e9:,.0f} "
+            f"GFLOP; at most {SPECTRUM_MAX_FLOPS / 1e9:,.0f} (use a smaller --depth or --width)",
+            "--spectrum")
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready: non-finite floats to None, tuples to lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    return value
+
+
+def spectrum_document(spectrum: SpectrumReport) -> dict[str, Any]:
+    """``spectrum`` in vanish's JSON document."""
+    return clean({**dataclasses.asdict(spectrum), "rel_var": spectrum.rel_var,
+                  "passed": spectrum.passed})

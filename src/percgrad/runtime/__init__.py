@@ -1,0 +1,1 @@
+"""Where and within what a run takes place: device, memory, progress callbacks."""

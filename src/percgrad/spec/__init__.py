@@ -1,0 +1,1 @@
+"""What to run: validated, torch-free descriptions of a run, parsed from text."""

@@ -1,0 +1,1 @@
+"""Rich renderables and plots built from reports."""
