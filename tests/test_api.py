@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 import percgrad
 from percgrad import PercgradError
 from percgrad.cli.app import app
-from percgrad.views.render import num
+from percgrad.reports.numbers import num
 
 CPU = {"device": "cpu"}
 OUTPUT_ONLY = {"json", "timing", "save", "plot", "debug", "no_color"}

@@ -33,8 +33,8 @@ import percgrad
 from golden_util import check_golden, golden_text, render
 from percgrad.catalog import MISTAKES
 from percgrad.cli.app import app
+from percgrad.reports.numbers import num
 from percgrad.theory import flow as diagnosis
-from percgrad.views.render import num
 
 CPU = {"device": "cpu"}
 

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 import percgrad
 from percgrad.cli.app import app
 from percgrad.errors import PercgradError
+from percgrad.reports.numbers import num
 from percgrad.views.inspect import check_renderables, inspect_renderables
-from percgrad.views.render import num
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"

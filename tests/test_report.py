@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from percgrad.engines import perceptron as experiment
-from percgrad.reports.run import SCHEMA, clean, document, to_json
+from percgrad.reports.json import SCHEMAS, clean
+from percgrad.reports.run import document, to_json
 from percgrad.spec.run import Spec
 
 
@@ -58,7 +59,7 @@ def test_clean_recurses_and_converts_numpy_scalars():
 def test_document_is_json_ready_and_matches_to_json():
     report = _report()
     doc = document(report)
-    assert doc["schema"] == SCHEMA
+    assert doc["schema"] == SCHEMAS["single"]
     text = json.dumps(doc, allow_nan=False)
     assert _loads(text) == _loads(to_json(report, timing=True))
     assert doc["loss"] == report.loss

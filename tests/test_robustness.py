@@ -447,7 +447,9 @@ def test_out_of_memory_while_writing_json(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_internal_error_while_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("percgrad.views.vanish.vanish", _boom)
+    from percgrad.views import show
+
+    monkeypatch.setitem(show.RUN_VIEWS, "vanish", _boom)
     result = invoke("vanish", "--depth", "3")
     assert result.exit_code == 3
     assert "internal error" in result.stderr

@@ -23,7 +23,8 @@ from rich.cells import cell_len
 from typer.testing import CliRunner
 
 from percgrad.cli.app import app
-from percgrad.views.render import matrix_format, num
+from percgrad.reports.numbers import num
+from percgrad.views.render import matrix_format
 
 WIDTHS = [60, 80, 100, 140]
 REDIRECTED = 0

@@ -619,7 +619,7 @@ def single(
     from percgrad.api import single_spec
 
     _execute(common, lambda: single_spec(inputs=inputs, x=x, w=w, b=b, **common.options()),
-             _compute_one, _renderer("single"))
+             _compute_one, _show)
 
 
 @app.command(help=(
@@ -644,7 +644,7 @@ def multi(
 
     _execute(common, lambda: multi_spec(inputs=inputs, outputs=outputs, hidden=hidden, x=x,
                                         **common.options()),
-             _compute_one, _renderer("multi"))
+             _compute_one, _show)
 
 
 COMPARE = "Compare and train"
@@ -717,7 +717,7 @@ def vanish(
         with phases(interactive) as track:
             return run_chain(spec, compared, track, spectrum=spectrum)
 
-    _execute(common, request, compute, _renderer("vanish"), _vanish_plot)
+    _execute(common, request, compute, _show, _vanish_plot)
 
 
 # ---------------------------------------------------------------- inspect and check: the user's code
@@ -801,17 +801,13 @@ def inspect_command(
             steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
             device=device, progress=progress))
 
-    def show(report: Any) -> list[object]:
-        from percgrad.views.inspect import inspect_renderables
-
-        return [inspect_renderables(report)]
 
     def draw(report: Any, path: Path) -> None:
         from percgrad.views.inspect import save_inspect_plot
 
         save_inspect_plot(report, path)
 
-    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, show, draw)
+    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, _show, draw)
 
 
 @app.command(name="check", help=(
@@ -849,17 +845,13 @@ def check_command(
             target, shapes=shapes, check=check.value, tolerance=tolerance, seed=seed,
             dtype=dtype.value, progress=progress))
 
-    def show(report: Any) -> list[object]:
-        from percgrad.views.inspect import check_renderables
-
-        return [check_renderables(report)]
 
     def draw(report: Any, path: Path) -> None:
         from percgrad.views.inspect import save_check_plot
 
         save_check_plot(report, path)
 
-    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, show, draw)
+    _execute(_user_output(json, timing, save, plot, debug), lambda: None, compute, _show, draw)
 
 
 @app.command(help=(
@@ -963,17 +955,13 @@ def phase(
         with progress_for(label, interactive) as progress:
             return run_phase(spec, progress)
 
-    def show(report: Any) -> list[object]:
-        from percgrad.views.phase import phase as render
-
-        return list(render(report))
 
     def draw(report: Any, path: Path) -> None:
         from percgrad.views.export_phase import save_phase_plot
 
         save_phase_plot(report, path)
 
-    _execute(Output(json, timing, save, plot, debug), request, compute, show, draw)
+    _execute(Output(json, timing, save, plot, debug), request, compute, _show, draw)
 
 
 def _vanish_plot(report: Report, path: Path) -> None:
@@ -994,16 +982,10 @@ def _user_code(interactive: bool, call: Callable[[Any], Any]) -> Any:
         return call(progress)
 
 
-def _renderer(command: str) -> Callable[[Report], list[object]]:
-    def show(report: Report) -> list[object]:
-        from percgrad.views import render
-        from percgrad.views import vanish as render_vanish
+def _show(report: Any) -> list[object]:
+    from percgrad.views.show import parts
 
-        module = render_vanish if command == "vanish" else render
-        shown: list[object] = getattr(module, command)(report)
-        return shown
-
-    return show
+    return parts(report)
 
 
 def main() -> None:

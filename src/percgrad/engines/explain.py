@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from percgrad import api
 from percgrad.catalog import ACTIVATIONS
 from percgrad.network.net import weight_std
+from percgrad.reports.explain import Example
 from percgrad.theory import meanfield as theory
-
-
-@dataclass(frozen=True)
-class Example:
-    """One topic's worked example: named numbers."""
-
-    topic: str
-    values: dict[str, float]
 
 
 def _neuron(**options: object) -> dict[str, float]:

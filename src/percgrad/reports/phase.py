@@ -5,7 +5,6 @@ found at every grid point, the critical lines, the Jacobian's spectrum, and the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -13,9 +12,10 @@ from typing import Any
 
 from percgrad import catalog
 from percgrad.errors import PercgradError
+from percgrad.reports.display import Displayable
+from percgrad.reports.json import SCHEMAS, clean, dumps
 from percgrad.runtime.memory import parse_size
 
-SCHEMA = 1
 MAX_POINTS = 4096
 """Grid points one sweep may have."""
 MAX_DEPTH = 10_000
@@ -261,7 +261,7 @@ class TrainingInfo:
 
 
 @dataclass
-class PhaseReport:
+class PhaseReport(Displayable):
     """What one sweep found; the renderer, the plot and the JSON read only this."""
 
     version: str
@@ -293,7 +293,7 @@ class PhaseReport:
     def to_dict(self, timing: bool = False) -> dict[str, Any]:
         """The JSON document as a dict (timings null unless ``timing``)."""
         doc: dict[str, Any] = {
-            "schema": SCHEMA,
+            "schema": SCHEMAS["phase"],
             "command": self.command,
             "version": self.version,
             "settings": self.settings,
@@ -314,7 +314,7 @@ class PhaseReport:
 
     def to_json(self, timing: bool = False) -> str:
         """The JSON document as text, as ``--json`` prints it."""
-        return json.dumps(self.to_dict(timing), indent=2, allow_nan=False)
+        return dumps(self.to_dict(timing))
 
 
 @dataclass
@@ -376,17 +376,6 @@ def check_spectrum_size(depth: int, width: int, inputs: int) -> None:
             f"the Jacobian of {depth:,} layers of width {width:,} needs about {flops / 1e9:,.0f} "
             f"GFLOP; at most {SPECTRUM_MAX_FLOPS / 1e9:,.0f} (use a smaller --depth or --width)",
             "--spectrum")
-
-
-def clean(value: Any) -> Any:
-    """JSON-ready: non-finite floats to None, tuples to lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 def spectrum_document(spectrum: SpectrumReport) -> dict[str, Any]:

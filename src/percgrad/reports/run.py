@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from percgrad.reports import sentences
+from percgrad.reports.display import Displayable
+from percgrad.reports.json import SCHEMAS, clean, dumps
 from percgrad.reports.records import Advice, Mismatch, Notice
 
 if TYPE_CHECKING:
     from percgrad.reports.phase import SpectrumReport
 
-SCHEMA = 2
 """2: theory.depth_scale is 1/|ln χ̄| (never negative, null when critical)."""
 
 
@@ -213,7 +213,7 @@ class CompareInfo:
 
 
 @dataclass
-class Report:
+class Report(Displayable):
     """Everything one run found; rendering and JSON both read only this."""
 
     command: str
@@ -261,33 +261,6 @@ class Report:
         """The JSON document as text, as ``--json`` prints it."""
         return to_json(self, timing)
 
-    def __rich__(self) -> Any:
-        """What the CLI prints, for ``rich.print(report)``."""
-        from percgrad.views.render import renderables
-
-        return renderables(self)
-
-    def _repr_html_(self) -> str:
-        """The same, as HTML, for a Jupyter cell."""
-        from percgrad.views.render import to_html
-
-        return to_html(self)
-
-
-def clean(value: Any) -> Any:
-    """JSON-ready: arrays to nested lists, non-finite floats to None, tuples to lists."""
-    if isinstance(value, np.ndarray):
-        return clean(value.tolist())
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    return value
 
 
 def _triple(t: Triple | None) -> dict[str, Any] | None:
@@ -392,7 +365,7 @@ def document(report: Report) -> dict[str, Any]:
     """The JSON document of one run, as a dict (see the README for every key)."""
     if report.runs:
         return clean({
-            "schema": SCHEMA,
+            "schema": SCHEMAS[report.command],
             "command": report.command,
             "version": report.version,
             "settings": report.settings,
@@ -403,7 +376,7 @@ def document(report: Report) -> dict[str, Any]:
             **_warnings(report),
         })
     doc: dict[str, Any] = {
-        "schema": SCHEMA,
+        "schema": SCHEMAS[report.command],
         "command": report.command,
         "version": report.version,
         "settings": report.settings,
@@ -431,4 +404,4 @@ def to_json(report: Report, timing: bool = True) -> str:
         for d in [doc, *doc.get("runs", [])]:
             if "timing" in d:
                 d["timing"] = {key: None for key in d["timing"]}
-    return json.dumps(doc, indent=2, allow_nan=False)
+    return dumps(doc)

@@ -8,7 +8,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from percgrad.reports.run import SCHEMA, clean
+from percgrad.reports.display import Displayable
+from percgrad.reports.json import SCHEMAS, dumps, timings
+from percgrad.reports.user_sentences import (
+    check_sentence,
+    diagnosis_sentences,
+    localisation_sentence,
+    note_sentence,
+)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ class Note:
 # ------------------------------------------------------------------- check
 
 
-class _Document:
+class _Document(Displayable):
     """What both reports share: the exit status of their check and the document as a dict."""
 
     check: GradCheck
@@ -154,22 +161,17 @@ class FunctionCheckReport(_Document):
     def to_json(self, timing: bool = False) -> str:
         """The JSON document as text (timings null unless ``timing``)."""
         doc = {
-            "schema": SCHEMA, "command": self.command, "version": self.version,
+            "schema": SCHEMAS[self.command], "command": self.command, "version": self.version,
             "target": self.target, "function": self.function, "settings": self.settings,
             "inputs": [{"name": n, "shape": list(s)} for n, s in self.inputs],
             "outputs": [list(s) for s in self.outputs],
             "check": check_document(self.check),
             "values": self.values,
             **notes_document(self.notes),
-            "timing": _timing(self.timing, timing),
+            "timing": timings(self.timing, timing),
         }
-        return json.dumps(clean(doc), indent=2, allow_nan=False)
+        return dumps(doc)
 
-    def __rich__(self) -> Any:
-        """What the CLI prints."""
-        from percgrad.views.inspect import check_renderables
-
-        return check_renderables(self)
 
 
 # ------------------------------------------------------------------- inspect
@@ -285,10 +287,8 @@ class InspectReport(_Document):
 
     def to_json(self, timing: bool = False) -> str:
         """The JSON document as text (timings null unless ``timing``)."""
-        from percgrad.views.inspect import diagnosis_sentences, localisation_sentence
-
         doc = {
-            "schema": SCHEMA, "command": self.command, "version": self.version,
+            "schema": SCHEMAS[self.command], "command": self.command, "version": self.version,
             "target": self.target, "model": self.model, "settings": self.settings,
             "device": self.device, "input_shapes": [list(s) for s in self.input_shapes],
             "output_shape": None if self.output_shape is None else list(self.output_shape),
@@ -306,15 +306,10 @@ class InspectReport(_Document):
             },
             "history": None if self.history is None else [dataclasses.asdict(h) for h in self.history],
             **notes_document(self.notes),
-            "timing": _timing(self.timing, timing),
+            "timing": timings(self.timing, timing),
         }
-        return json.dumps(clean(doc), indent=2, allow_nan=False)
+        return dumps(doc)
 
-    def __rich__(self) -> Any:
-        """What the CLI prints."""
-        from percgrad.views.inspect import inspect_renderables
-
-        return inspect_renderables(self)
 
 
 def _module_document(m: ModuleStats) -> dict[str, Any]:
@@ -325,8 +320,6 @@ def _module_document(m: ModuleStats) -> dict[str, Any]:
 
 def check_document(check: GradCheck) -> dict[str, Any]:
     """A GradCheck in the JSON document, with its verdict as a sentence."""
-    from percgrad.views.inspect import check_sentence
-
     doc = dataclasses.asdict(check)
     doc["sentence"] = check_sentence(check)
     return doc
@@ -334,11 +327,5 @@ def check_document(check: GradCheck) -> dict[str, Any]:
 
 def notes_document(notes: list[Note]) -> dict[str, Any]:
     """The notes as sentences and as records."""
-    from percgrad.views.inspect import note_sentence
-
     return {"notes": [note_sentence(n) for n in notes],
             "note_records": [dataclasses.asdict(n) for n in notes]}
-
-
-def _timing(values: dict[str, float], shown: bool) -> dict[str, float | None]:
-    return dict(values) if shown else {key: None for key in values}

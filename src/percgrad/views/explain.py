@@ -7,9 +7,9 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
-from percgrad.engines.explain import Example
+from percgrad.reports.explain import Example
+from percgrad.reports.numbers import sig
 from percgrad.views.fit import Prose
-from percgrad.views.render import sig
 
 
 def _f(v: float, digits: int = 4) -> str:

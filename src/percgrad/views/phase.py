@@ -19,9 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from percgrad.catalog import ACTIVATIONS
+from percgrad.reports.numbers import num, sub
 from percgrad.reports.phase import PhaseReport, SpectrumReport
 from percgrad.views.fit import Fitted, Prose
-from percgrad.views.render import num, styled_table, sub
+from percgrad.views.render import styled_table
 
 CLIP_DB = 6.0
 """The colour saturates at ±6 dB (a factor 4 per layer)."""

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from percgrad.catalog import ACTIVATIONS, LOSSES
 from percgrad.reports import sentences
+from percgrad.reports.numbers import figure, num, sig, sub
 from percgrad.reports.run import Comparison, LayerReport, Report
 from percgrad.views.fit import Column, FitTable, Fitted, Prose
 
@@ -26,7 +27,6 @@ MIN_DECADES = 2
 """A log bar spans at least this many decades, so that small differences look small."""
 EDGE = 3
 """Rows and columns shown at each end of an elided matrix."""
-SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 def symbol(activation: str) -> str:
     """φ's symbol in formulas (σ, tanh, relu …)."""
@@ -42,29 +42,6 @@ def make_console(record: bool = False, quiet: bool = False, width: int | None = 
     # Rich drops a quiet console's output before recording it, so print into a buffer instead.
     return Console(record=record, highlight=False, width=chosen,
                    file=io.StringIO() if quiet else None)
-
-
-def sub(n: int | str) -> str:
-    """n as subscript digits."""
-    return str(n).translate(SUBSCRIPTS)
-
-
-def num(v: float | None, digits: int = 4) -> str:
-    """A number for a table: 4 significant digits, e-notation when tiny or huge."""
-    if v is None:
-        return "—"
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan" if math.isnan(v) else ("∞" if v > 0 else "−∞")
-    if v == 0:
-        return "0"
-    a = abs(v)
-    text = f"{v:.{digits}g}" if 0.001 <= a < 100000.0 else f"{v:.{max(digits - 2, 1)}e}"
-    return text
-
-
-def short(v: float) -> str:
-    """A number inside a formula: 3 significant digits."""
-    return num(v, 3)
 
 
 def log_bar(value: float, low: float, high: float, width: int = BAR_WIDTH) -> Text:
@@ -216,21 +193,6 @@ def single_table(report: Report) -> FitTable:
     if g.excluded is not None and bool(g.excluded.any()):
         notes.append("⚑ left out of the check: the finite difference straddles a kink or never settled")
     return FitTable("Gradient of every weight", columns, caption=notes)
-
-
-def sig(v: float, digits: int) -> str:
-    """``v`` to ``digits`` significant digits (e-notation when tiny or huge)."""
-    if v == 0 or not math.isfinite(v):
-        return num(v)
-    if 1e-3 <= abs(v) < 1e5:
-        return f"{v:.{digits}g}"
-    return f"{v:.{digits - 1}e}"
-
-
-def figure(v: float, digits: int = 4) -> str:
-    """A factor inside worked arithmetic: ``digits`` significant digits, negatives in brackets."""
-    text = sig(v, digits)
-    return f"({text})" if v < 0 else text
 
 
 def _dphi_symbol(activation: str) -> str:
@@ -691,20 +653,3 @@ def styled_table(title: str) -> Table:
     """The house style: bold title on the left, a rule under the header, no side borders."""
     return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
                  pad_edge=False, collapse_padding=True, show_edge=False)
-
-
-def renderables(report: Report) -> Group:
-    """Everything the CLI prints for ``report``, as one renderable."""
-    if report.command == "vanish":
-        from percgrad.views import vanish as render_vanish
-
-        return Group(*render_vanish.vanish(report))
-    parts = single(report) if report.command == "single" else multi(report)
-    return Group(*parts)
-
-
-def to_html(report: Report, width: int = 120) -> str:
-    """The same as HTML (a notebook cell's display), rendered at ``width`` columns."""
-    console = Console(record=True, width=width, file=io.StringIO(), highlight=False)
-    console.print(renderables(report))
-    return console.export_html(inline_styles=True)

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from percgrad.reports import sentences
+from percgrad.reports.numbers import num, sub
 from percgrad.reports.run import LayerReport, Report
 from percgrad.views.fit import Column, FitTable, Prose
 from percgrad.views.phase import spectrum_section
@@ -20,9 +21,7 @@ from percgrad.views.render import (
     forward_layers,
     header,
     log_bar,
-    num,
     styled_table,
-    sub,
     symbol,
     verdict,
 )
