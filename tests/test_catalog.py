@@ -17,11 +17,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from arch_util import predict_arch
 from percgrad import catalog
 from percgrad.cli.app import app
 from percgrad.errors import PercgradError
 from percgrad.network import functions
-from percgrad.theory import meanfield as theory
+from percgrad.theory import moments as theory
 
 runner = CliRunner()
 
@@ -116,14 +117,13 @@ def test_aliases_work_on_the_command_line(activation):
 # ---------------------------------------------------------------- theory
 
 
-@pytest.mark.parametrize("arch", catalog.ARCHS)
+@pytest.mark.parametrize("arch", catalog.archs())
 @pytest.mark.parametrize("activation", ACTS)
 def test_predict_is_finite_for_every_activation_and_arch(activation, arch):
     depth = 5
     for sigma_w2, sigma_b2, residual_from in ((1.0, 0.0, 1), (2.0, 0.05, 2), (0.5, 0.1, 1)):
-        th = theory.predict(activation, [sigma_w2] * depth, [sigma_b2] * depth, 1.0, arch,
-                            width=8, residual_from=residual_from)
-        assert th.arch == arch
+        th = predict_arch(activation, [sigma_w2] * depth, [sigma_b2] * depth, 1.0, arch,
+                          width=8, residual_from=residual_from)
         assert len(th.q) == len(th.v) == len(th.p) == len(th.mean) == depth
         assert len(th.chi) == depth - 1
         for what in ("q", "v", "p", "mean", "chi"):
@@ -296,15 +296,17 @@ def test_unit_interval_is_true_exactly_where_outputs_lie_in_zero_one():
 
 def _kinds():
     """Each kind of name: its resolver and every entry's aliases."""
-    arch_aliases: dict[str, list[str]] = {name: [] for name in catalog.ARCHS}
-    for alias, name in catalog.ARCH_ALIASES.items():
-        arch_aliases[name].append(alias)
+    arch_aliases: dict[str, tuple[str, ...]] = {}
+    for norm, info in catalog.NORMS.items():
+        arch_aliases[catalog.arch_of(norm, False)] = info.arch_aliases
+        arch_aliases[catalog.arch_of(norm, True)] = info.residual_aliases
     return {
         "activation": (catalog.activation_name, {n: a.aliases for n, a in catalog.ACTIVATIONS.items()},
                        "--activation"),
         "loss": (catalog.loss_name, {n: lo.aliases for n, lo in catalog.LOSSES.items()}, "--loss"),
         "init": (catalog.init_name, {n: i.aliases for n, i in catalog.INITS.items()}, "--init"),
-        "arch": (catalog.arch_name, {n: tuple(a) for n, a in arch_aliases.items()}, "--compare-arch"),
+        "arch": (catalog.arch_name, arch_aliases, "--compare-arch"),
+        "norm": (catalog.norm_name, {n: info.aliases for n, info in catalog.NORMS.items()}, "--norm"),
     }
 
 
@@ -325,7 +327,7 @@ def test_no_alias_is_shared_by_two_entries(kind):
     _, entries, _ = KINDS[kind]
     owner: dict[str, str] = {}
     for name, aliases in entries.items():
-        for alias in {catalog._normal(a) for a in (name, *aliases)}:
+        for alias in {catalog.names.normal(a) for a in (name, *aliases)}:
             assert alias not in owner, f"{alias!r} names both {owner[alias]} and {name}"
             owner[alias] = name
 

@@ -234,12 +234,12 @@ def test_save_to_missing_directory_is_refused_before_the_run() -> None:
 
 
 def test_save_failing_at_write_time_still_prints_the_report(tmp_path, monkeypatch) -> None:
-    from percgrad.views import export
+    from percgrad.views import save
 
     def full_disk(console, path):
-        raise export.PercgradError(f"cannot write {str(path)!r}: No space left on device", "--save")
+        raise save.PercgradError(f"cannot write {str(path)!r}: No space left on device", "--save")
 
-    monkeypatch.setattr(export, "save_console", full_disk)
+    monkeypatch.setattr(save, "save_console", full_disk)
     result = invoke("vanish", "--depth", "4", "--save", str(tmp_path / "x.svg"))
     assert result.exit_code == 2
     assert "No space left" in result.stderr

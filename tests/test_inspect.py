@@ -24,7 +24,8 @@ import percgrad
 from percgrad.cli.app import app
 from percgrad.errors import PercgradError
 from percgrad.reports.numbers import num
-from percgrad.views.inspect import check_renderables, inspect_renderables
+from percgrad.views.check import check_renderables
+from percgrad.views.inspect import inspect_renderables
 
 ROOT = Path(__file__).resolve().parents[1]
 EX = ROOT / "examples"

@@ -265,7 +265,7 @@ def test_heatmap_cells_show_the_measured_change(tanh_wide: PhaseReport) -> None:
 
 
 def test_plot_is_a_png(small: PhaseReport, tmp_path: Path) -> None:
-    from percgrad.views.export_phase import save_phase_plot
+    from percgrad.views.plots.phase import save_phase_plot
 
     path = tmp_path / "phase.png"
     save_phase_plot(small, path)

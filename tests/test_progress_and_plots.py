@@ -10,7 +10,8 @@ import pytest
 from rich.console import Console
 
 from percgrad import api
-from percgrad.views import export, progress
+from percgrad.views import progress
+from percgrad.views.plots import perceptron
 
 
 def _terminal() -> tuple[Console, io.StringIO]:
@@ -66,7 +67,7 @@ def _image(path) -> np.ndarray:
 def test_every_plot_kind_is_a_real_image(tmp_path, make) -> None:
     report = make()
     path = tmp_path / "plot.png"
-    export.save_plot(report, path)
+    perceptron.save_plot(report, path)
     img = _image(path)
     assert img.ndim == 3 and img.shape[0] >= 400 and img.shape[1] >= 600
     # not blank: many distinct colours, and a fair share of non-white pixels
@@ -78,7 +79,7 @@ def test_every_plot_kind_is_a_real_image(tmp_path, make) -> None:
 def test_the_predicted_curve_is_anchored_at_the_last_layer() -> None:
     report = api.vanish(depth=8, width=64, init="xavier", activation="tanh", check="off",
                         device="cpu")
-    predicted = export.predicted_deltas(report)
+    predicted = perceptron.predicted_deltas(report)
     assert predicted is not None and len(predicted) == 8
     assert predicted[-1] == pytest.approx(report.layers[-1].delta_norm)
     assert report.theory is not None

@@ -19,7 +19,7 @@ from percgrad.cli.app import app
 from percgrad.engines.spectrum import jacobian, jacobian_autograd, predicted_moments, spectrum_of
 from percgrad.errors import PercgradError
 from percgrad.network.net import build_net
-from percgrad.views.phase import spectrum_section
+from percgrad.views.spectrum import spectrum_section
 
 runner = CliRunner()
 

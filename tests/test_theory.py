@@ -10,7 +10,8 @@ import pytest
 
 from percgrad import catalog
 from percgrad.theory.flow import trend as diagnose
-from percgrad.theory.meanfield import Theory, gauss_expectation, moments, predict
+from percgrad.theory.meanfield import Theory, predict
+from percgrad.theory.moments import gauss_expectation, moments
 
 MC_SAMPLES = 1_000_000
 

@@ -12,9 +12,15 @@ import numpy as np
 import pytest
 import torch
 
+from arch_util import predict_arch
 from percgrad import catalog
+from percgrad.catalog import LN_EPS, archs
+from percgrad.network.layers import layernorm
 from percgrad.theory import meanfield as theory
-from percgrad.theory.meanfield import ARCHS, LN_EPS, mean_phi, moments, predict
+from percgrad.theory.meanfield import predict
+from percgrad.theory.moments import mean_phi, moments
+
+ARCHS = archs()
 
 ACTIVATIONS = ["identity", "relu", "leaky-relu", "sigmoid", "tanh", "gelu"]
 
@@ -70,7 +76,7 @@ def test_mean_phi_non_finite() -> None:
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_plain_arch_is_the_classical_recursion(activation: str) -> None:
     sw2, sb2, q_in = [1.3, 0.7, 2.5, 1.9, 4.0], [0.0, 0.1, 0.02, 0.0, 0.3], 0.9
-    th = predict(activation, sw2, sb2, q_in, "plain", mean_in=0.4, width=64)
+    th = predict_arch(activation, sw2, sb2, q_in, "plain", mean_in=0.4, width=64)
     q = [sw2[0] * q_in + sb2[0]]
     for k in range(1, len(sw2)):
         q.append(sw2[k] * moments(activation, q[-1])[0] + sb2[k])
@@ -80,7 +86,6 @@ def test_plain_arch_is_the_classical_recursion(activation: str) -> None:
     assert th.v == q
     assert th.p == [moments(activation, qk)[0] for qk in q]
     assert th.mean == [mean_phi(activation, qk) for qk in q]
-    assert th.arch == "plain"
     default = predict(activation, sw2, sb2, q_in)
     assert (default.q, default.chi, default.p, default.mean) == (th.q, th.chi, th.p, th.mean)
 
@@ -178,7 +183,7 @@ def _simulate(arch: str, seeds: range = range(1000, 1000 + SEEDS)
 
 def _predicted(arch: str, act: str, residual_from: int) -> theory.Theory:
     sw2, sb2 = GAINS[act]
-    return predict(act, [sw2] * DEPTH, [sb2] * DEPTH, Q_IN, arch, mean_in=MEAN_IN, width=WIDTH,
+    return predict_arch(act, [sw2] * DEPTH, [sb2] * DEPTH, Q_IN, arch, mean_in=MEAN_IN, width=WIDTH,
                    residual_from=residual_from)
 
 
@@ -273,7 +278,7 @@ def test_layer_norm_gain_at_finite_width(width: int) -> None:
     y, sd = _layer_norm(a)
     delta = (g - g.mean(1, keepdim=True) - y * (g * y).mean(1, keepdim=True)) / sd
     measured = float((delta * delta).sum() / (g * g).sum())
-    th = predict("identity", [1.0, 1.0], [0.0, 0.0], q, "layernorm", width=width)
+    th = predict_arch("identity", [1.0, 1.0], [0.0, 0.0], q, "layernorm", width=width)
     assert th.chi[0] == pytest.approx((width - 2) / ((width - 3) * q + width * LN_EPS), rel=1e-14)
     assert measured == pytest.approx(th.chi[0], rel=0.02)
 
@@ -286,12 +291,12 @@ def test_layer_norm_without_bias_cancels_sigma_w2(
     depth, width = 8, 256
 
     def middle(sw2: float) -> list[float]:
-        return predict(activation, [sw2] * depth, [0.0] * depth, 1.0, arch, width=width).chi[2:]
+        return predict_arch(activation, [sw2] * depth, [0.0] * depth, 1.0, arch, width=width).chi[2:]
 
     # With the default ε, σ_w² enters only through ε/q_k: well below 1e-4 relative.
     for sw2 in (0.5, 4.0):
         assert middle(sw2) == pytest.approx(middle(1.0), rel=1e-4)
-    monkeypatch.setattr(theory, "LN_EPS", 0.0)
+    monkeypatch.setattr(layernorm, "LN_EPS", 0.0)
     for sw2 in (0.5, 4.0):
         assert middle(sw2) == pytest.approx(middle(1.0), rel=1e-12)
     if activation == "relu" and arch == "layernorm":
@@ -307,7 +312,7 @@ def test_layer_norm_without_bias_cancels_sigma_w2(
 
 @pytest.mark.parametrize("sigma_w2", [0.1, 0.5, 1.0, 3.0])
 def test_residual_identity_factor_is_one_plus_sigma_w2(sigma_w2: float) -> None:
-    th = predict("identity", [sigma_w2] * 6, [0.0] * 6, 1.0, "residual")
+    th = predict_arch("identity", [sigma_w2] * 6, [0.0] * 6, 1.0, "residual")
     assert th.chi == pytest.approx([1.0 + sigma_w2] * 5, rel=1e-15)
     # ‖h‖² grows by (1 + σ_w²) per layer, q likewise.
     assert th.p == pytest.approx([(1 + sigma_w2) ** (k + 1) for k in range(6)], rel=1e-14)
@@ -316,7 +321,7 @@ def test_residual_identity_factor_is_one_plus_sigma_w2(sigma_w2: float) -> None:
 
 def test_residual_tanh_small_gain_is_one_plus_chi() -> None:
     sw2, depth = 0.1, 10
-    th = predict("tanh", [sw2] * depth, [0.0] * depth, 1.0, "residual")
+    th = predict_arch("tanh", [sw2] * depth, [0.0] * depth, 1.0, "residual")
     chi = [1.0 + sw2 * moments("tanh", qk)[1] for qk in th.q[:-1]]
     assert th.chi == pytest.approx(chi, rel=0.02)
     d = [moments("tanh", qk)[1] for qk in th.q]
@@ -326,7 +331,7 @@ def test_residual_tanh_small_gain_is_one_plus_chi() -> None:
 
 def test_residual_mean_and_mean_square_recursion() -> None:
     sw2, sb2, mean_in, q_in = 2.0, 0.1, 0.5, 1.5
-    th = predict("relu", [sw2] * 4, [sb2] * 4, q_in, "residual", mean_in=mean_in)
+    th = predict_arch("relu", [sw2] * 4, [sb2] * 4, q_in, "residual", mean_in=mean_in)
     p, mu = q_in, mean_in
     for k in range(4):
         q = sw2 * p + sb2
@@ -340,13 +345,13 @@ def test_residual_mean_and_mean_square_recursion() -> None:
 def test_residual_from_keeps_earlier_layers_plain() -> None:
     sw2, sb2 = [1.0, 2.0, 1.5, 0.8], [0.0] * 4
     plain = predict("tanh", sw2, sb2, 1.0)
-    late = predict("tanh", sw2, sb2, 1.0, "residual", residual_from=3)
+    late = predict_arch("tanh", sw2, sb2, 1.0, "residual", residual_from=3)
     assert late.q[:3] == plain.q[:3]
     assert late.chi[0] == plain.chi[0]  # layer 2 is plain
     r = [moments("tanh", qk)[1] for qk in late.q]
     assert late.chi[1] == pytest.approx(sw2[2] * r[1] + r[1] / r[2], rel=1e-14)
     assert late.p[2] == pytest.approx(late.p[1] + moments("tanh", late.q[2])[0], abs=1e-14)
-    none = predict("tanh", sw2, sb2, 1.0, "residual", residual_from=9)
+    none = predict_arch("tanh", sw2, sb2, 1.0, "residual", residual_from=9)
     assert (none.q, none.chi) == (plain.q, plain.chi)
 
 
@@ -356,22 +361,22 @@ def test_residual_from_keeps_earlier_layers_plain() -> None:
 @pytest.mark.parametrize("arch", ["layernorm", "residual-layernorm"])
 def test_layer_norm_needs_a_width(arch: str) -> None:
     with pytest.raises(ValueError, match="width"):
-        predict("tanh", [1.0] * 3, [0.0] * 3, 1.0, arch)
+        predict_arch("tanh", [1.0] * 3, [0.0] * 3, 1.0, arch)
     with pytest.raises(ValueError, match="width"):
-        predict("tanh", [1.0] * 3, [0.0] * 3, 1.0, arch, width=0)
+        predict_arch("tanh", [1.0] * 3, [0.0] * 3, 1.0, arch, width=0)
 
 
 def test_unknown_arch_and_bad_residual_from() -> None:
     with pytest.raises(ValueError, match="architecture"):
-        predict("tanh", [1.0] * 3, [0.0] * 3, 1.0, "densenet")
+        predict_arch("tanh", [1.0] * 3, [0.0] * 3, 1.0, "densenet")
     with pytest.raises(ValueError, match="residual_from"):
-        predict("tanh", [1.0] * 3, [0.0] * 3, 1.0, "residual", residual_from=0)
+        predict_arch("tanh", [1.0] * 3, [0.0] * 3, 1.0, "residual", residual_from=0)
 
 
 def test_tiny_layer_norm_passes_no_gradient() -> None:
     # LN over 1 or 2 units is constant (0, or ±1): nothing flows back.
     for width in (1, 2):
-        th = predict("relu", [1.0] * 3, [0.0] * 3, 1.0, "layernorm", width=width)
+        th = predict_arch("relu", [1.0] * 3, [0.0] * 3, 1.0, "layernorm", width=width)
         assert th.chi == [0.0, 0.0]
 
 
@@ -381,7 +386,7 @@ def test_huge_gains_give_non_finite_not_an_error(activation: str, arch: str) -> 
     depth = 6
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        th = predict(activation, [1e308] * depth, [1e308] * depth, 10.0, arch, mean_in=1.0, width=128)
+        th = predict_arch(activation, [1e308] * depth, [1e308] * depth, 10.0, arch, mean_in=1.0, width=128)
         summaries = (th.mean_chi, th.depth_scale)
     assert not all(math.isfinite(x) for x in th.q + th.chi + th.p)
     assert all(x is None or isinstance(x, float) for x in summaries)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from percgrad.theory.flow import depth_scale
-from percgrad.theory.meanfield import (
+from percgrad.theory.phase import (
     chi1,
     correlation_depth,
     correlation_map,

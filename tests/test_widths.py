@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from percgrad.cli.app import app
 from percgrad.reports.numbers import num
-from percgrad.views.render import matrix_format
+from percgrad.views.format import matrix_format
 
 WIDTHS = [60, 80, 100, 140]
 REDIRECTED = 0

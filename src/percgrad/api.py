@@ -160,13 +160,10 @@ def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
         raise PercgradError(f"must be a whole number, 0 or more, got {steps!r}", "--steps")
     if steps and not (lr > 0 and lr < float("inf")):
         raise PercgradError(f"must be a positive finite number, got {lr!r}", "--lr")
-    norm_name = str(norm).strip().lower()
-    norm_name = {"ln": "layer", "layernorm": "layer", "layer-norm": "layer", "off": "none"}.get(
-        norm_name, norm_name)
     return Spec(
         "vanish", (n_in,) + (width,) * depth, target=numbers(target, "--target"),
         batch=positive(1 if batch is None else batch, "--batch"), keep_tensors=tensors,
-        bound=bound, residual=bool(residual), norm=norm_name,
+        bound=bound, residual=bool(residual), norm=catalog.norm_name(str(norm)),
         chain=Chain(depth, width, steps, lr, tensors), **common_fields(**common),
     )
 
@@ -195,7 +192,7 @@ def comparison(activations: str | Sequence[str] | None, inits: str | Sequence[st
     resolve, allowed = {
         "activation": (catalog.activation_name, catalog.ACTIVATION_NAMES),
         "init": (catalog.init_name, catalog.INIT_NAMES),
-        "arch": (catalog.arch_name, catalog.ARCHS),
+        "arch": (catalog.arch_name, catalog.archs()),
     }[by]
     return by, _choices(values, resolve, COMPARE_OPTIONS[by], allowed)
 
@@ -203,9 +200,7 @@ def comparison(activations: str | Sequence[str] | None, inits: str | Sequence[st
 def variant(spec: Spec, by: str, value: str) -> Spec:
     """``spec`` with one compared setting changed (re-validated)."""
     if by == "arch":
-        from percgrad.engines.vanish import ARCH_FIELDS
-
-        residual, norm = ARCH_FIELDS[value]
+        residual, norm = catalog.arch_fields(value)
         return dataclasses.replace(spec, residual=residual, norm=norm)
     if by == "init":
         return dataclasses.replace(spec, init=value)

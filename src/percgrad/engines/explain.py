@@ -10,7 +10,7 @@ from percgrad import api
 from percgrad.catalog import ACTIVATIONS
 from percgrad.network.net import weight_std
 from percgrad.reports.explain import Example
-from percgrad.theory import meanfield as theory
+from percgrad.theory import moments as theory
 
 
 def _neuron(**options: object) -> dict[str, float]:

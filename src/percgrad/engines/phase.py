@@ -45,13 +45,13 @@ from percgrad.runtime.device import (
 )
 from percgrad.runtime.memory import HEADROOM, human
 from percgrad.theory.flow import depth_scale
-from percgrad.theory.meanfield import (
+from percgrad.theory.meanfield import predict
+from percgrad.theory.phase import (
     chi1,
     correlation_depth,
     critical_sigma_w2,
     fixed_point_c,
     fixed_point_q,
-    predict,
 )
 from percgrad.version import __version__
 

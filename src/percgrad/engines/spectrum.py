@@ -32,7 +32,7 @@ from torch import Tensor
 
 from percgrad.engines.perceptron import Run
 from percgrad.engines.vanish import sigma_w2
-from percgrad.network.layers import Dense, Layer, LayerNorm, Residual, Trace
+from percgrad.network.layers import Layer, Trace
 from percgrad.network.net import Net
 from percgrad.network.passes import forward
 from percgrad.reports.phase import SpectrumReport
@@ -49,30 +49,9 @@ MIN_WIDTH = 8
 """Below this width the free-probability forms (N → ∞) are not shown."""
 ON_PROBABILITY = {"identity": 1.0, "relu": 0.5}
 """p = P(φ′(a)² = 1) for activations whose φ′² is 1 or 0 (a symmetric about 0)."""
-def _dphi(layer: Layer, tr: Trace) -> Tensor:
-    return layer.act.derivative(tr.z, tr.out)
-
-
 def layer_jacobian(layer: Layer, tr: Trace, sample: int = SAMPLE) -> Tensor:
-    """∂out/∂h of one layer at one sample, (out, in), from its forward trace: the chain rule
-    written out per layer kind (see the module docstring)."""
-    if isinstance(layer, Residual):
-        inner = layer.inner.with_params(layer.params)
-        inner_tr = Residual._inner_trace(tr)
-        j = layer_jacobian(inner, inner_tr, sample)
-        return j + torch.eye(j.shape[0], dtype=j.dtype, device=j.device)
-    w = layer.weight
-    dphi = _dphi(layer, tr)[sample]
-    if isinstance(layer, LayerNorm):
-        unit, inv_std = tr.saved[0][sample], tr.saved[1][sample]
-        n = unit.shape[0]
-        gamma = layer.params[-2]
-        eye = torch.eye(n, dtype=w.dtype, device=w.device)
-        norm = inv_std * (eye - 1.0 / n - torch.outer(unit, unit) / n)
-        return (dphi * gamma)[:, None] * (norm @ w)
-    if isinstance(layer, Dense):
-        return dphi[:, None] * w
-    raise TypeError(f"no Jacobian for layer kind {layer.kind!r}")
+    """∂out/∂h of one layer at one sample, (out, in): each layer kind derives its own."""
+    return layer.jacobian(tr, sample)
 
 
 def jacobian(net: Net, sample: int = SAMPLE) -> Tensor:

@@ -1,7 +1,7 @@
 """Inputs, targets and weights for ``inspect`` and ``check``: shapes for random seeded tensors,
-and files that are read as data only. Nothing is unpickled: ``.npy``/``.npz`` load with
-``allow_pickle=False``, ``.pt`` with ``torch.load(weights_only=True)``; a file that needs
-pickle is refused, with the reason."""
+files that are read as data only, and a model's inputs and targets from one source each.
+Nothing is unpickled: ``.npy``/``.npz`` load with ``allow_pickle=False``, ``.pt`` with
+``torch.load(weights_only=True)``; a file that needs pickle is refused, with the reason."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import csv
 import math
 import pickle
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from percgrad.errors import PercgradError
 
@@ -235,3 +237,81 @@ def load_state(model: Any, state: dict[str, Tensor], option: str = "--state-dict
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         detail = " ".join(lines[1:4]) if len(lines) > 1 else (lines[0] if lines else "")
         raise PercgradError(f"does not fit the model: {detail}", option) from None
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (float32 when it has none)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def model_inputs(shape: tuple[int, ...], model: nn.Module, seed: int) -> Tensor:
+    """A seeded N(0, 1) input of ``shape`` in the model's floating-point dtype."""
+    return random_tensor(shape, seed, model_dtype(model), "cpu", salt=11)
+
+
+def cast_data(x: Tensor, model: nn.Module) -> Tensor:
+    """Floating-point data in the model's dtype; whole numbers (token ids) as int64."""
+    return x.to(model_dtype(model)) if x.is_floating_point() else x.long()
+
+
+def check_sources(inputs: Any, input_shape: Any, data: Any, targets: Any, targets_file: Any) -> None:
+    """Exactly one source of inputs (given, --input-shape or --data), at most one of targets."""
+    given = [name for name, v in (("inputs", inputs), ("--input-shape", input_shape),
+                                  ("--data", data)) if v is not None]
+    if not given:
+        raise PercgradError("give --input-shape (random inputs, e.g. 32,784) or --data FILE",
+                            "--input-shape")
+    if len(given) > 1:
+        raise PercgradError(f"give one of {' and '.join(given)}, not both", given[1])
+    if targets is not None and targets_file is not None:
+        raise PercgradError("give targets or --targets, not both", "--targets")
+
+
+@dataclass
+class ModelData:
+    """A model's inputs and targets, and where they come from."""
+
+    args: list[Any]
+    targets: Tensor | None
+    source: str
+    """N(0, 1), seed S; from FILE; or given."""
+    targets_from_file: bool
+
+
+def model_data(model: nn.Module, inputs: Any, targets: Any, input_shape: str | Sequence[int] | None,
+               data: str | Path | None, target_column: str | None,
+               targets_file: str | Path | None, seed: int) -> ModelData:
+    """The model's inputs and targets from one source each (see ``check_sources``): random ones
+    of a shape, a data file (with its targets, or a CSV's ``target_column``), or given; targets
+    from a file or given, floating-point ones in the inputs' dtype."""
+    source = "given"
+    file_targets: Tensor | None = None
+    if input_shape is not None:
+        shape = parse_shape(input_shape, "--input-shape") if isinstance(input_shape, str) else \
+            tuple(int(v) for v in input_shape)
+        if not shape or any(v < 1 for v in shape):
+            raise PercgradError(f"expected positive sizes, got {input_shape!r}", "--input-shape")
+        args: list[Any] = [model_inputs(shape, model, seed)]
+        source = f"N(0, 1), seed {seed}"
+    elif data is not None:
+        x, file_targets = read_data(Path(data), target_column)
+        args = [cast_data(x, model)]
+        source = f"from {Path(data).name}"
+    else:
+        args = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+    if target_column is not None and data is None:
+        raise PercgradError("needs --data FILE (a .csv)", "--target-column")
+    t: Tensor | None
+    if targets_file is not None:
+        if file_targets is not None:
+            raise PercgradError(f"{Path(str(data)).name} has targets already", "--targets")
+        t = read_targets(Path(targets_file))
+    elif targets is not None:
+        t = torch.as_tensor(targets)
+    else:
+        t = file_targets
+    if t is not None and t.is_floating_point():
+        dtype = next((a.dtype for a in args if isinstance(a, Tensor) and a.is_floating_point()),
+                     torch.float32)
+        t = t.to(dtype)
+    return ModelData(args, t, source, targets_file is not None or file_targets is not None)

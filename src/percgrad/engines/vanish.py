@@ -14,6 +14,7 @@ import torch
 from percgrad.catalog import ACTIVATIONS, INIT_NAMES, LOSSES
 from percgrad.engines.perceptron import Run, build_report, execute
 from percgrad.gradcheck.compare import compare, frobenius
+from percgrad.network.layers import meanfield_maps
 from percgrad.network.net import bias_std, weight_std
 from percgrad.network.passes import analytic_backward, autograd_backward, forward
 from percgrad.reports.records import Advice, Mismatch, Notice
@@ -30,14 +31,6 @@ from percgrad.reports.run import (
 from percgrad.spec.run import Spec
 from percgrad.theory.flow import FlowVerdict, depth_scale, judge, trend
 from percgrad.theory.meanfield import Theory, predict
-
-ARCH_FIELDS: dict[str, tuple[bool, str]] = {
-    "plain": (False, "none"),
-    "residual": (True, "none"),
-    "layernorm": (False, "layer"),
-    "residual-layernorm": (True, "layer"),
-}
-"""(Spec.residual, Spec.norm) of each chain architecture."""
 
 Progress = Callable[[int, int], None]
 Tracker = Callable[[str], Progress]
@@ -65,10 +58,10 @@ def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
 def theory_for(spec: Spec, q_in: float, init: str | None = None,
                activation: str | None = None, mean_in: float = 0.0) -> Theory:
     """The mean-field prediction for ``spec`` (optionally with another init or activation)."""
-    first_residual = next((k + 1 for k in range(spec.depth) if spec.residual_at(k)), spec.depth + 1)
+    maps = meanfield_maps(spec.norm, [spec.residual_at(k) for k in range(spec.depth)])
     return predict(
         activation or spec.activation, sigma_w2(spec, init, activation), sigma_b2(spec, init), q_in,
-        spec.arch, mean_in=mean_in, width=min(spec.sizes[1:]), residual_from=first_residual,
+        maps, mean_in=mean_in, width=min(spec.sizes[1:]),
     )
 
 

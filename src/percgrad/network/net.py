@@ -10,7 +10,7 @@ from torch import Tensor
 
 from percgrad.catalog import ACTIVATIONS
 from percgrad.network.functions import Loss, activation, loss
-from percgrad.network.layers import Dense, Layer, LayerNorm, Residual
+from percgrad.network.layers import Layer, Residual, kind
 from percgrad.spec.run import Spec
 
 
@@ -147,14 +147,7 @@ def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype
         b = _bias(spec, fan_in, fan_out, gen)
         if k == 0 and spec.b is not None:
             b = torch.tensor(spec.b, dtype=torch.float64)
-        params = [w] + ([] if b is None else [place(b)])
-        names = ["W"] + ([] if b is None else ["b"])
-        layer: Layer
-        if spec.norm == "layer":
-            ones = torch.ones(fan_out, device=device, dtype=dtype)
-            layer = LayerNorm(act, [*params, ones, torch.zeros_like(ones)], [*names, "γ", "β"])
-        else:
-            layer = Dense(act, params, names)
+        layer = kind(spec.norm).create(act, w, None if b is None else place(b))
         layers.append(Residual(layer) if spec.residual_at(k) else layer)
     target = torch.tensor(spec.target, dtype=torch.float64)
     t = target.expand(spec.batch, n_out).clone()

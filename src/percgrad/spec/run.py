@@ -7,12 +7,20 @@ import math
 import operator
 from dataclasses import dataclass
 
-from percgrad.catalog import ACTIVATION_NAMES, ACTIVATIONS, INIT_NAMES, LOSS_NAMES, LOSSES, MISTAKES
+from percgrad.catalog import (
+    ACTIVATION_NAMES,
+    ACTIVATIONS,
+    INIT_NAMES,
+    LOSS_NAMES,
+    LOSSES,
+    MISTAKES,
+    NORMS,
+    arch_of,
+)
 from percgrad.errors import PercgradError
 
 __all__ = ["ACTIVATION_NAMES", "INIT_NAMES", "LOSS_NAMES", "Chain", "Spec"]
 
-NORM_NAMES = ("none", "layer")
 CHECK_NAMES = ("auto", "full", "fast", "off")
 DTYPE_NAMES = ("float32", "float64")
 COMMANDS = ("single", "multi", "vanish")
@@ -85,7 +93,7 @@ class Spec:
         _choice(self.init, INIT_NAMES, "--init")
         _choice(self.check, CHECK_NAMES, "--check")
         _choice(self.dtype, DTYPE_NAMES, "--dtype")
-        _choice(self.norm, NORM_NAMES, "--norm")
+        _choice(self.norm, tuple(NORMS), "--norm")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise PercgradError(f"layer sizes must be positive, got {list(self.sizes)}", "--inputs")
         _positive(self.gain, "--gain")
@@ -132,12 +140,9 @@ class Spec:
                     raise PercgradError(
                         f"each row needs {n_in} value(s) (one per input), got {len(row)}", "--x"
                     )
-        if self.norm == "layer" and min(self.sizes[1:]) < 3:
-            raise PercgradError(
-                f"layer norm over {min(self.sizes[1:])} unit(s) gives a constant (0 for one unit, "
-                "±1 for two), so no gradient passes it; it needs layers of width 3 or more",
-                "--norm",
-            )
+        kind = NORMS[self.norm]
+        if min(self.sizes[1:]) < kind.min_width:
+            raise PercgradError(kind.width_reason.format(width=min(self.sizes[1:])), "--norm")
         if self.mistake is not None:
             self._check_mistake()
         if self.b is not None and (len(self.b) != n_out or not self.bias):
@@ -173,10 +178,8 @@ class Spec:
 
     @property
     def arch(self) -> str:
-        """plain, residual, layernorm or residual-layernorm."""
-        if self.norm == "layer":
-            return "residual-layernorm" if self.residual else "layernorm"
-        return "residual" if self.residual else "plain"
+        """plain, residual, layernorm, residual-layernorm … (catalog.archs())."""
+        return arch_of(self.norm, self.residual)
 
     def residual_at(self, k: int) -> bool:
         """True when layer k (from 0) has a skip connection: residual, same width in and out."""
@@ -189,8 +192,8 @@ class Spec:
 
     @functools.cached_property
     def n_params(self) -> int:
-        """Number of trainable numbers: weights, and biases (and layer norm's γ, β) when on."""
-        per_unit = (1 if self.bias else 0) + (2 if self.norm == "layer" else 0)
+        """Number of trainable numbers: weights, and biases (and a norm's own, e.g. γ, β) when on."""
+        per_unit = (1 if self.bias else 0) + len(NORMS[self.norm].params)
         # map(operator.mul) runs in C: a chain of 10 million layers is counted in a moment
         return sum(map(operator.mul, self.sizes[:-1], self.sizes[1:])) + per_unit * sum(self.sizes[1:])
 

@@ -11,11 +11,11 @@ from rich.console import Console, Group
 from percgrad.reports.phase import PhaseReport
 from percgrad.reports.run import Report
 from percgrad.reports.user import FunctionCheckReport, InspectReport
-from percgrad.views import inspect, phase, render, vanish
+from percgrad.views import check, inspect, perceptron, phase, vanish
 
 RUN_VIEWS: dict[str, Callable[[Report], Sequence[Any]]] = {
-    "single": render.single,
-    "multi": render.multi,
+    "single": perceptron.single,
+    "multi": perceptron.multi,
     "vanish": vanish.vanish,
 }
 """The view of each command whose report is a Report."""
@@ -28,7 +28,7 @@ def parts(report: Any) -> list[Any]:
     if isinstance(report, InspectReport):
         return [inspect.inspect_renderables(report)]
     if isinstance(report, FunctionCheckReport):
-        return [inspect.check_renderables(report)]
+        return [check.check_renderables(report)]
     if isinstance(report, PhaseReport):
         return list(phase.phase(report))
     raise TypeError(f"no view shows a {type(report).__name__}")

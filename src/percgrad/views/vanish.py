@@ -10,33 +10,17 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
+from percgrad.catalog import NORMS, describe, legend
 from percgrad.reports import sentences
 from percgrad.reports.numbers import num, sub
 from percgrad.reports.run import LayerReport, Report
 from percgrad.views.fit import Column, FitTable, Prose
-from percgrad.views.phase import spectrum_section
-from percgrad.views.render import (
-    VANISH_BAR,
-    bar_range,
-    forward_layers,
-    header,
-    log_bar,
-    styled_table,
-    symbol,
-    verdict,
-)
+from percgrad.views.format import VANISH_BAR, bar_range, log_bar, styled_table, symbol
+from percgrad.views.perceptron import forward_layers, header
+from percgrad.views.spectrum import spectrum_section
+from percgrad.views.verdict import verdict
 
 MAX_LAYER_ROWS = 40
-PREDICTED = {
-    "plain": "predicted `χ_k = σ_w²·E[φ′(h)²]`, `h ~ N(0, q_k)`",
-    "residual": "predicted `χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1)`, `r_k = E[φ′(h)²]`, "
-                "`h ~ N(0, q_k)` (about `1 + σ_w²·E[φ′²]`: the skip adds 1)",
-    "layernorm": "predicted `χ_k = σ_w²·r_k`, `r_k ≈ E[φ′(z)²]/q_k`, `z ~ N(0, 1)` (the norm "
-                 "divides δ by the spread `√q_k` of a)",
-    "residual-layernorm": "predicted `χ_k = (r_k/r_k+1)·(1 + σ_w²·r_k+1)`, "
-                          "`r_k ≈ E[φ′(z)²]/q_k`, `z ~ N(0, 1)`",
-}
-"""The mean-field factor of each architecture, as the table's legend states it (theory.predict)."""
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -100,7 +84,7 @@ def vanish_table(report: Report) -> FitTable:
         Column("measured", col(lambda layer, k: num(layer.measured_factor, 3)),
                legend="measured = `‖δ_k‖²/‖δ_k+1‖²`"),
         Column("predicted", col(lambda layer, k: num(layer.predicted_factor, 3)),
-               legend=PREDICTED[s["arch"]]),
+               legend=legend(s["norm"], s["residual"])),
     ]
     if plain:
         columns.append(Column("  bound", col(bound), drop=5, what="the bound",
@@ -192,8 +176,7 @@ def vanish(report: Report) -> list[RenderableType]:
     s = report.settings
     depth, width = s["depth"], s["width"]
     model = f"{chain_formula(s)}, k = 1…{depth}, W_k: {width}×{width}; o = h{sub(depth)}"
-    what = {"plain": "a chain", "residual": "a residual chain", "layernorm": "a layer-normed chain",
-            "residual-layernorm": "a residual, layer-normed chain"}[s["arch"]]
+    what = describe(s["norm"], s["residual"])
     parts: list[RenderableType] = [
         header(report, f"{what} of {depth} layer{'s' if depth != 1 else ''} of width {width}",
                model),
@@ -212,8 +195,7 @@ def chain_formula(s: dict[str, object], sym: str | None = None) -> str:
     sym = sym or symbol(str(s["activation"]))
     b = " + b_k" if s["bias"] else ""
     inner = f"W_k h_k−1{b}"
-    if s["norm"] == "layer":
-        inner = f"LN({inner})"
+    inner = NORMS[str(s["norm"])].wraps.format(inner)
     step = f"{sym}({inner})"
     return f"h_k = h_k−1 + {step}" if s["residual"] else f"h_k = {step}"
 

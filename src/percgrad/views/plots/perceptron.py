@@ -1,4 +1,6 @@
-"""Writing what was shown (Rich's console export) and plots of per-layer magnitudes."""
+"""Plots of ``single`` and ``multi`` (the three gradients side by side) and of ``vanish`` (the
+gradient flow per layer with the mean-field prediction; with --steps the training, with
+--spectrum the Jacobian's singular values)."""
 
 from __future__ import annotations
 
@@ -6,53 +8,11 @@ import math
 from pathlib import Path
 from typing import Any
 
-from percgrad.errors import PercgradError
+import numpy as np
+
+from percgrad.reports.phase import SpectrumReport
 from percgrad.reports.run import Report
-
-SAVE_FORMATS = (".svg", ".html", ".htm", ".txt")
-PLOT_FORMATS = (".png", ".svg", ".pdf")
-
-
-def save_console(console: Any, path: Path) -> None:
-    """Write a recording Rich console to ``path``, its format chosen by the suffix."""
-    suffix = path.suffix.lower()
-    if suffix not in SAVE_FORMATS:
-        raise PercgradError(
-            f"cannot write {str(path)!r}: the name must end in .svg, .html or .txt", "--save"
-        )
-    try:
-        if suffix == ".svg":
-            console.save_svg(str(path), title="percgrad")
-        elif suffix in (".html", ".htm"):
-            console.save_html(str(path))
-        else:
-            console.save_text(str(path))
-    except OSError as exc:
-        raise PercgradError(f"cannot write {str(path)!r}: {exc.strerror or exc}", "--save") from None
-
-
-def pyplot() -> Any:
-    """matplotlib.pyplot on the Agg backend, or a PercgradError naming --plot."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise PercgradError(
-            "needs matplotlib, which is not installed: pip install 'percgrad[plot]'", "--plot"
-        ) from None
-    return plt
-
-
-def save_figure(fig: Any, plt: Any, path: Path, dpi: int = 110) -> None:
-    """Write ``fig`` to ``path`` (its format from the suffix) and close it."""
-    try:
-        fig.savefig(path, dpi=dpi)
-    except (OSError, ValueError) as exc:
-        raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
-    finally:
-        plt.close(fig)
+from percgrad.views.plots.figure import positive, pyplot, save_figure
 
 
 def predicted_deltas(report: Report) -> list[float] | None:
@@ -65,10 +25,6 @@ def predicted_deltas(report: Report) -> list[float] | None:
     for c in reversed(chi):
         values.append(values[-1] * math.sqrt(c) if c > 0 and math.isfinite(c) else math.nan)
     return list(reversed(values))
-
-
-def _positive(values: list[float]) -> list[float]:
-    return [v if v > 0 and math.isfinite(v) else math.nan for v in values]
 
 
 def _title(report: Report) -> str:
@@ -91,13 +47,13 @@ def _flow_axes(ax: Any, report: Report) -> None:
     for (label, r), colour in zip(runs, colours * 4):
         layers = list(range(1, len(r.layers) + 1))
         tag = f" {label}" if label else ""
-        ax.plot(layers, _positive([layer.grad_norm for layer in r.layers]), marker="o",
+        ax.plot(layers, positive([layer.grad_norm for layer in r.layers]), marker="o",
                 markersize=3, color=colour, label=f"‖∂E/∂W‖{tag}")
-        ax.plot(layers, _positive([layer.delta_norm for layer in r.layers]), marker="s",
+        ax.plot(layers, positive([layer.delta_norm for layer in r.layers]), marker="s",
                 markersize=3, linestyle="-", alpha=0.55, color=colour, label=f"‖δ‖{tag}")
         predicted = predicted_deltas(r)
         if predicted is not None:
-            ax.plot(layers, _positive(predicted), linestyle="--", color=colour,
+            ax.plot(layers, positive(predicted), linestyle="--", color=colour,
                     label=f"‖δ‖ predicted (mean field){tag}")
     ax.set_yscale("log")
     ax.set_xlabel("layer (1 = input side)")
@@ -111,7 +67,7 @@ def _history_axes(ax_loss: Any, ax_delta: Any, report: Report) -> None:
     """Loss per recorded step, and ‖δ_k‖ over the steps for a few layers."""
     hist = report.history or []
     steps = [h.step for h in hist]
-    ax_loss.plot(steps, _positive([h.loss for h in hist]), color="black", marker=".")
+    ax_loss.plot(steps, positive([h.loss for h in hist]), color="black", marker=".")
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("SGD step")
     ax_loss.set_ylabel("loss E")
@@ -119,7 +75,7 @@ def _history_axes(ax_loss: Any, ax_delta: Any, report: Report) -> None:
     depth = len(hist[0].delta_norm) if hist else 0
     picks = sorted({0, depth // 2, depth - 1}) if depth > 3 else list(range(depth))
     for k in picks:
-        ax_delta.plot(steps, _positive([h.delta_norm[k] for h in hist]), label=f"‖δ_{k + 1}‖")
+        ax_delta.plot(steps, positive([h.delta_norm[k] for h in hist]), label=f"‖δ_{k + 1}‖")
     ax_delta.set_yscale("log")
     ax_delta.set_xlabel("SGD step")
     ax_delta.set_ylabel("‖δ_k‖")
@@ -129,8 +85,6 @@ def _history_axes(ax_loss: Any, ax_delta: Any, report: Report) -> None:
 
 def _gradient_bars(ax: Any, report: Report) -> None:
     """Analytic, autograd and numeric side by side: per weight (single) or per layer (multi)."""
-    import numpy as np
-
     if report.command == "single" and report.layers[0].grad.analytic is not None:
         g = report.layers[0].grad
         names = [f"w{j}" for j in range(report.layers[0].shape[1])]
@@ -180,3 +134,49 @@ def save_plot(report: Report, path: Path) -> None:
         _gradient_bars(ax, report)
     ax.set_title(_title(report), fontsize="medium")
     save_figure(fig, plt, path)
+
+
+def _spectra(report: Report) -> list[SpectrumReport]:
+    runs = report.runs or [report]
+    return [r.spectrum for r in runs if r.spectrum is not None]
+
+
+def save_vanish_plot(report: Report, path: Path) -> None:
+    """vanish's plot: per-layer ‖∂E/∂W‖ and ‖δ‖, and, with --spectrum, a histogram of the
+    Jacobian's singular values beside it (one per compared run)."""
+    spectra = _spectra(report)
+    if not spectra:
+        save_plot(report, path)
+        return
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    runs = report.runs or [report]
+    for r in runs:
+        label = str(r.label or r.settings["activation"])
+        layers = list(range(1, len(r.layers) + 1))
+        grad = [x.grad_norm if x.grad_norm > 0 else math.nan for x in r.layers]
+        delta = [x.delta_norm if x.delta_norm > 0 else math.nan for x in r.layers]
+        line = left.plot(layers, grad, marker="o", label=f"‖∂E/∂W‖ {label}")[0]
+        left.plot(layers, delta, linestyle="--", color=line.get_color(), label=f"‖δ‖ {label}")
+    left.set_yscale("log")
+    left.set_xlabel("layer (1 = input side)")
+    left.set_ylabel("gradient magnitude")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize="small")
+    values = [v for sp in spectra for v in sp.singular_values if v > 0 and math.isfinite(v)]
+    lo, hi = min(values), max(values)
+    log = hi / lo > 10
+    bins = (np.geomspace(lo, hi, 30) if log else
+            np.linspace(lo - 1e-6 * max(hi, 1e-300), hi + 1e-6 * max(hi, 1e-300), 30))
+    for sp in spectra:
+        right.hist([v for v in sp.singular_values if v > 0], bins=bins, alpha=0.6,
+                   label=f"{sp.label or sp.init}: var σ² = {sp.var_sq:.3g}")
+    if log:
+        right.set_xscale("log")
+    right.axvline(1.0, color="black", linewidth=1)
+    right.set_xlabel("singular value of ∂h_L/∂x (sample 0)")
+    right.set_ylabel("count")
+    right.legend(fontsize="small")
+    s = runs[0].settings
+    fig.suptitle(f"percgrad vanish --spectrum: {s['activation']}, depth {s['depth']}, width {s['width']}")
+    save_figure(fig, plt, path, dpi=120)

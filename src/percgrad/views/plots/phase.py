@@ -1,5 +1,4 @@
-"""Plots of ``phase`` (the measured phase diagram with both critical lines) and of
-``vanish --spectrum`` (per-layer magnitudes beside the Jacobian's singular values), drawn with
+"""The plot of ``phase``: the measured phase diagram with both critical lines, drawn with
 matplotlib (Agg)."""
 
 from __future__ import annotations
@@ -9,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from percgrad.reports.phase import PhaseReport, SpectrumReport
-from percgrad.reports.run import Report
-from percgrad.views.export import pyplot, save_figure
+from percgrad.reports.phase import PhaseReport
+from percgrad.views.plots.figure import pyplot, save_figure
 
 FINE_ROWS = 61
 """σ_b² values the predicted line is drawn through."""
@@ -29,7 +27,7 @@ def _edges(values: list[float]) -> np.ndarray:
 
 def predicted_line(activation: str, sigma_b2: list[float]) -> tuple[np.ndarray, np.ndarray]:
     """(σ_b², critical σ_w²) on a fine grid over the range of ``sigma_b2``."""
-    from percgrad.theory.meanfield import critical_sigma_w2
+    from percgrad.theory.phase import critical_sigma_w2
 
     lo, hi = min(sigma_b2), max(sigma_b2)
     rows = np.linspace(lo, hi, FINE_ROWS) if hi > lo else np.array([lo])
@@ -70,52 +68,4 @@ def save_phase_plot(report: PhaseReport, path: Path) -> None:
     ax.set_title(f"percgrad phase: {s['activation']}, depth {s['depth']}, width {s['width']} "
                  f"(factor over layers {a}–{b})")
     ax.legend(loc="upper left", fontsize="small")
-    save_figure(fig, plt, path, dpi=120)
-
-
-def _spectra(report: Report) -> list[SpectrumReport]:
-    runs = report.runs or [report]
-    return [r.spectrum for r in runs if r.spectrum is not None]
-
-
-def save_vanish_plot(report: Report, path: Path) -> None:
-    """vanish's plot: per-layer ‖∂E/∂W‖ and ‖δ‖, and, with --spectrum, a histogram of the
-    Jacobian's singular values beside it (one per compared run)."""
-    spectra = _spectra(report)
-    if not spectra:
-        from percgrad.views.export import save_plot
-
-        save_plot(report, path)
-        return
-    plt = pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
-    runs = report.runs or [report]
-    for r in runs:
-        label = str(r.label or r.settings["activation"])
-        layers = list(range(1, len(r.layers) + 1))
-        grad = [x.grad_norm if x.grad_norm > 0 else math.nan for x in r.layers]
-        delta = [x.delta_norm if x.delta_norm > 0 else math.nan for x in r.layers]
-        line = left.plot(layers, grad, marker="o", label=f"‖∂E/∂W‖ {label}")[0]
-        left.plot(layers, delta, linestyle="--", color=line.get_color(), label=f"‖δ‖ {label}")
-    left.set_yscale("log")
-    left.set_xlabel("layer (1 = input side)")
-    left.set_ylabel("gradient magnitude")
-    left.grid(True, which="both", alpha=0.3)
-    left.legend(fontsize="small")
-    values = [v for sp in spectra for v in sp.singular_values if v > 0 and math.isfinite(v)]
-    lo, hi = min(values), max(values)
-    log = hi / lo > 10
-    bins = (np.geomspace(lo, hi, 30) if log else
-            np.linspace(lo - 1e-6 * max(hi, 1e-300), hi + 1e-6 * max(hi, 1e-300), 30))
-    for sp in spectra:
-        right.hist([v for v in sp.singular_values if v > 0], bins=bins, alpha=0.6,
-                   label=f"{sp.label or sp.init}: var σ² = {sp.var_sq:.3g}")
-    if log:
-        right.set_xscale("log")
-    right.axvline(1.0, color="black", linewidth=1)
-    right.set_xlabel("singular value of ∂h_L/∂x (sample 0)")
-    right.set_ylabel("count")
-    right.legend(fontsize="small")
-    s = runs[0].settings
-    fig.suptitle(f"percgrad vanish --spectrum: {s['activation']}, depth {s['depth']}, width {s['width']}")
     save_figure(fig, plt, path, dpi=120)

@@ -1,0 +1,98 @@
+"""The loss E of a user's model: which output it is taken of, the loss kinds (mse, bce,
+cross-entropy, sum), and seeded targets when none were given."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from percgrad.engines.hooks import float_tensors
+from percgrad.errors import PercgradError
+from percgrad.reports.user import Note
+
+LOSSES = ("auto", "mse", "bce", "cross-entropy", "sum")
+
+
+def main_output(out: Any, notes: list[Note] | None = None) -> Tensor:
+    """The tensor the loss is taken of: the output, the first of a tuple, ``logits`` of a dict."""
+    if isinstance(out, Tensor):
+        return out
+    if isinstance(out, dict) and isinstance(out.get("logits"), Tensor):
+        return out["logits"]
+    found = float_tensors(out)
+    if not found:
+        raise PercgradError(f"the model returned a {type(out).__name__} with no floating-point "
+                            "tensor to take a loss of", "TARGET")
+    if notes is not None and not any(n.kind == "first-output" for n in notes):
+        notes.append(Note("first-output"))
+    return found[0]
+
+
+def resolve_loss(loss: str, has_targets: bool) -> str:
+    """``auto``: mse with targets, sum without."""
+    name = str(loss).strip().lower().replace("_", "-")
+    name = {"ce": "cross-entropy", "crossentropy": "cross-entropy", "xent": "cross-entropy"}.get(
+        name, name)
+    if name not in LOSSES:
+        raise PercgradError(f"{loss!r} is not one of: {', '.join(LOSSES)}", "--loss")
+    if name == "auto":
+        return "mse" if has_targets else "sum"
+    return name
+
+
+def random_targets(kind: str, out: Tensor, seed: int) -> Tensor | None:
+    """Seeded targets for a loss that needs them when none were given."""
+    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + 77)
+    if kind == "mse":
+        return torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out)
+    if kind == "bce":
+        return torch.randint(0, 2, out.shape, generator=gen).to(out)
+    if kind == "cross-entropy":
+        if out.dim() < 2:
+            raise PercgradError("cross-entropy needs outputs of shape (batch, classes, …), got "
+                                f"{tuple(out.shape)}", "--loss")
+        shape = (out.shape[0], *out.shape[2:])
+        return torch.randint(0, out.shape[1], shape, generator=gen).to(out.device)
+    return None
+
+
+def loss_value(kind: str, out: Tensor, t: Tensor | None) -> Tensor:
+    """E of the model's output: mse, bce (with logits), cross-entropy (class indices or
+    probabilities), or sum (E = Σ output)."""
+    if kind == "sum":
+        return out.sum()
+    assert t is not None
+    if kind == "cross-entropy":
+        if t.shape == out.shape and t.is_floating_point():
+            return F.cross_entropy(out, t.to(out.dtype))
+        target = t
+        if t.is_floating_point():
+            if not bool((t == t.round()).all()):
+                raise PercgradError("cross-entropy needs class indices (whole numbers) or "
+                                    "probabilities of the output's shape", "--targets")
+            target = t.long()
+        expect = (out.shape[0], *out.shape[2:])
+        if tuple(target.shape) != expect:
+            target = target.reshape(expect) if target.numel() == math.prod(expect) else target
+        if tuple(target.shape) != expect:
+            raise PercgradError(f"cross-entropy needs {math.prod(expect)} class index(es) (shape "
+                                f"{expect}), got shape {tuple(t.shape)}", "--targets")
+        classes = out.shape[1]
+        if bool((target < 0).any()) or bool((target >= classes).any()):
+            raise PercgradError(f"class indices must lie in 0…{classes - 1} (the model has "
+                                f"{classes} outputs)", "--targets")
+        return F.cross_entropy(out, target)
+    target = t.to(out.dtype)
+    if target.shape != out.shape:
+        if target.numel() != out.numel():
+            raise PercgradError(f"{target.numel()} target value(s) for {out.numel()} output(s) "
+                                f"(output shape {tuple(out.shape)})", "--targets")
+        target = target.reshape(out.shape)
+    if kind == "mse":
+        return F.mse_loss(out, target)
+    return F.binary_cross_entropy_with_logits(out, target)
+

@@ -1,0 +1,65 @@
+"""The tensors of one run (Run) and what both running it and reporting on it read: where
+values first turn non-finite, and the progress of each phase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from percgrad.gradcheck.network import NumericResult
+from percgrad.network.functions import Activation
+from percgrad.network.net import Net
+from percgrad.network.passes import Forward, Gradients
+from percgrad.spec.run import Spec
+
+Progress = Callable[[int, int], None]
+Tracker = Callable[[str], Progress]
+"""``track(label)`` gives the ``update(done, total)`` of one phase of the run."""
+
+
+@dataclass
+class Run:
+    """The tensors of a run, kept for commands that look further (vanish, training)."""
+
+    spec: Spec
+    net: Net
+    fwd: Forward
+    analytic: Gradients
+    autograd: Gradients
+    numeric: NumericResult | None
+    device: torch.device
+    analytic64: Gradients | None = None
+    """The analytic gradient recomputed in float64 (when the check ran in another dtype): it
+    tells a wrong derivation from float32 round-off amplified by the network."""
+
+    @property
+    def act(self) -> Activation:
+        """φ of the output layer (every layer's, in the nets percgrad builds)."""
+        return self.net.layers[-1].act
+
+
+def first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
+    """Where a value first turned NaN or ±∞: forward, then the loss, then each backward pass."""
+    for k, tr in enumerate(fwd.traces):
+        if not bool(torch.isfinite(tr.a).all()):
+            return f"layer {k + 1} pre-activation a{k + 1}"
+        if tr.z is not tr.a and not bool(torch.isfinite(tr.z).all()):
+            return f"layer {k + 1} normalised pre-activation z{k + 1}"
+        if not bool(torch.isfinite(tr.out).all()):
+            return f"layer {k + 1} output h{k + 1}"
+    if not bool(torch.isfinite(fwd.loss)):
+        return "the loss"
+    for g in grads:
+        for k in range(len(g.weights) - 1, -1, -1):
+            if not bool(torch.isfinite(g.deltas[k]).all()):
+                return f"layer {k + 1} back-propagated gradient δ{k + 1}"
+            if not bool(torch.isfinite(g.weights[k]).all()):
+                return f"layer {k + 1} gradient ∂E/∂W{k + 1}"
+    return None
+
+
+def stage(track: Tracker | None, label: str) -> Progress | None:
+    """The progress of the phase ``label`` (None without a tracker)."""
+    return None if track is None else track(label)

@@ -1,0 +1,1 @@
+"""``--plot``: matplotlib figures of a report, one module per kind of report."""
