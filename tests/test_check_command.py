@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 
 import percgrad
 from percgrad.cli.app import app
-from percgrad.engines.check import unit_directions, worst_entry
 from percgrad.engines.user_code import parameter_names, resolve_function
 from percgrad.errors import PercgradError
+from percgrad.gradcheck.function import unit_directions, worst_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -233,8 +233,8 @@ def test_numbers_are_the_gradient_of_v_dot_f():
     report = percgrad.check(scaled, x, w, check="full")
     assert report.check.passed
     assert report.values, "full check of small inputs keeps every entry"
-    from percgrad.engines.check import COTANGENT_SALT
     from percgrad.engines.user_data import random_tensor
+    from percgrad.gradcheck.function import COTANGENT_SALT
 
     v = random_tensor((3, 4), 0, torch.float64, salt=COTANGENT_SALT)
     by_name = {item["name"]: item for item in report.values}

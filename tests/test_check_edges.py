@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from percgrad.cli.app import app
 from percgrad.engines.vanish import run_vanish, theory_for
-from percgrad.gradcheck import network as numeric
+from percgrad.gradcheck.steps import plateau
 from percgrad.spec.run import Spec
 
 
@@ -69,12 +69,12 @@ def test_the_step_ladder_reads_the_plateau() -> None:
     steps = (1e-4, 1e-5, 1e-6)
     # neighbours 1e-5 and 1e-6 agree; 1e-4 is off (truncation)
     est = torch.tensor([[1.3], [1.0000001], [1.0]], dtype=torch.float64)
-    value, spread, kinked = numeric.plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 0.0)
+    value, spread, kinked = plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 0.0)
     assert float(value) == pytest.approx(1.00000005)
     assert float(spread) == pytest.approx(1e-7, rel=1e-6)
     assert not bool(kinked)
     # a large round-off makes the small steps' agreement worthless
-    value, _, _ = numeric.plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 1e-6)
+    value, _, _ = plateau(est, torch.zeros_like(est, dtype=torch.bool), steps, 1e-6)
     assert float(value) != pytest.approx(1.00000005, rel=1e-9)
 
 

@@ -20,6 +20,7 @@ from percgrad.api import chain_spec
 from percgrad.cli.app import app
 from percgrad.engines import phase as engine
 from percgrad.errors import PercgradError
+from percgrad.network import stack as batched
 from percgrad.network.functions import activation
 from percgrad.network.net import build_net
 from percgrad.reports.phase import PhaseReport, parse_grid, phase_spec
@@ -146,9 +147,9 @@ def test_normalised_log_norms_equal_the_plain_backward() -> None:
     stack = engine.draw_stack(spec, CPU, torch.float64)
     act = activation("tanh")
     rows = stack.x.expand(2, *stack.x.shape).contiguous()
-    pre, post = engine.forward(stack.weights, stack.biases, rows, act)
-    logs, _ = engine.backward(stack.weights, pre, post, act, True, stack.readout)
-    _, deltas = engine.backward(stack.weights, pre, post, act, False, stack.readout)
+    pre, post = batched.forward(stack.weights, stack.biases, rows, act)
+    logs, _ = batched.backward(stack.weights, pre, post, act, True, stack.readout)
+    _, deltas = batched.backward(stack.weights, pre, post, act, False, stack.readout)
     plain = torch.stack([d.square().sum(dim=(1, 2)).log() for d in deltas])
     assert torch.allclose(logs, plain, rtol=1e-12, atol=1e-12)
 
@@ -283,7 +284,7 @@ def test_training_gradients_match_autograd() -> None:
     x, t, _, _, r = engine._task(spec, CPU, torch.float64)
     rows = x.expand(2, *x.shape).contiguous()
     leaves = [w.clone().requires_grad_(True) for w in stack.weights]
-    _, post = engine.forward(leaves, stack.biases, rows, act)
+    _, post = batched.forward(leaves, stack.biases, rows, act)
     ((post[-1] @ r - t).square().mean(-1)).sum().backward()
     grads = engine.train_step([w.clone() for w in stack.weights],
                               [b.clone() for b in stack.biases or []], rows, t, r, act, 0.1)

@@ -10,7 +10,7 @@ import pytest
 
 from percgrad.engines import perceptron as experiment
 from percgrad.reports.json import SCHEMAS, clean
-from percgrad.reports.run import document, to_json
+from percgrad.reports.run_document import document, to_json
 from percgrad.spec.run import Spec
 
 

@@ -19,8 +19,7 @@ from percgrad.version import __version__
 
 
 class PercgradGroup(TyperGroup):
-    """The app's command group: usage errors (Typer's and Click's own) come out in percgrad's
-    one style, ``Error: --option: what was given; what is allowed``, with exit status 2."""
+    """The command group: every usage error as ``Error: --option: given; allowed``, exit 2."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,  # type: ignore[override]
              complete_var: str | None = None, standalone_mode: bool = True,
@@ -103,8 +102,7 @@ def _version(value: bool) -> None:
 
 
 def torch_build() -> str:
-    """Which torch is installed, its build (CPU or CUDA) and whether CUDA can be used, read from
-    the installed files without importing torch (so --version stays instant)."""
+    """The installed torch, its build and whether CUDA is usable, read without importing torch."""
     import importlib.metadata
     import importlib.util
 

@@ -286,8 +286,7 @@ Command = Callable[..., None]
 
 
 def option_group(template: Command, group: Callable[..., object]) -> Callable[[Command], Command]:
-    """A decorator: Typer sees the command's own parameters followed by the ``template``'s, and
-    the command gets the latter as one ``group(...)`` in its first parameter."""
+    """Append ``template``'s options to a command's; it gets them as one ``group`` (first parameter)."""
     shared = list(inspect.signature(template, eval_str=True).parameters.values())
     names = [p.name for p in shared]
 

@@ -131,12 +131,12 @@ def execute(out: Output, make_spec: Callable[[], T], compute: Callable[[T, bool]
 
 
 def execute_user_code(out: Output, call: Callable[[Any], Shown], plot: Plot) -> None:
-    """``execute`` for inspect and check: ``call(progress)`` runs the user's code under a progress
-    bar, what it prints going to stderr so that stdout keeps the report alone."""
+    """``execute`` for inspect and check: ``call(progress)`` runs the user's code under a progress bar."""
 
     def compute(_: None, interactive: bool) -> Shown:
         from percgrad.views.progress import progress_for
 
+        # What the user's code prints goes to stderr: stdout keeps the report (one JSON document).
         with progress_for("finite differences", interactive) as progress, \
                 contextlib.redirect_stdout(sys.stderr):
             return call(progress)

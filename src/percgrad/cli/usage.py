@@ -18,8 +18,7 @@ def _given(argv: list[str], names: Sequence[str]) -> str | None:
 
 
 def usage_message(exc: Exception, argv: list[str], commands: Sequence[str]) -> str:
-    """A Click usage error as one line: the option, what was given, what is allowed; ``commands``
-    are the app's command names, offered when the command is unknown."""
+    """A Click usage error as one line; ``commands`` are offered when the command is unknown."""
     import difflib
 
     from typer import _click

@@ -17,7 +17,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from percgrad.engines.check import method_for, tolerance_for
 from percgrad.engines.diagnose import diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
@@ -29,6 +28,7 @@ from percgrad.engines.user_data import check_sources, load_state, model_data, re
 from percgrad.errors import PercgradError
 from percgrad.reports.user import GradCheck, HistoryStep, InspectReport, Localisation, ModuleStats, Note
 from percgrad.runtime.device import device_info, resolve_device
+from percgrad.spec import check as judge
 from percgrad.version import __version__
 
 MAX_STEPS = 10_000
@@ -93,7 +93,7 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     started = time.perf_counter()
     device = resolve_device(opts.device)
     kind = resolve_loss(opts.loss, targets is not None)
-    tol = tolerance_for(torch.float64, opts.tolerance)
+    tol = judge.tolerance("float64", opts.tolerance)
     notes: list[Note] = []
     work = copy.deepcopy(model)
     no_inplace(work)
@@ -154,7 +154,7 @@ def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Ten
     except PercgradError:
         raise
     except Exception as exc:
-        return GradCheck(method_for(opts.check, 0), tol, None, None, reason="float64-unavailable",
+        return GradCheck(judge.method(opts.check, 0), tol, None, None, reason="float64-unavailable",
                          detail=_first_line(exc)), None
     notes.append(Note("eval-copy"))
     row_bytes = 8 * 3 * sum(r.numel for r in sizes.values())
@@ -175,7 +175,7 @@ def inspect_target(model: Any, inputs: Any = None, *, targets: Any = None,
     file or a CSV column; weights from a state-dict file."""
     opts = options or InspectOptions()
     resolve_loss(opts.loss, True)
-    method_for(opts.check, 0)
+    judge.method(opts.check, 0)
     check_sources(inputs, input_shape, data, targets, targets_file)
     module = resolve_module(model)
     if state_dict is not None:

@@ -12,11 +12,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from percgrad.engines.check import COTANGENT_SALT, Objective, method_for, run_objective
 from percgrad.engines.hooks import float_tensors, no_inplace
 from percgrad.engines.model_loss import loss_value, main_output
 from percgrad.engines.user_data import random_tensor
+from percgrad.gradcheck.function import COTANGENT_SALT, Objective, run_objective
 from percgrad.reports.user import GradCheck
+from percgrad.spec import check as judge
 
 Progress = Callable[[int, int], None]
 
@@ -115,7 +116,7 @@ def check_model(m64: nn.Module, args64: Sequence[Any], kind: str, t64: Tensor | 
     n_params = sum(p.numel() for p in m64.parameters() if p.requires_grad)
     if n_params == 0:
         return GradCheck("off", tol, None, None, reason="no-parameters")
-    chosen = method_for(method, n_params)
+    chosen = judge.method(method, n_params)
     if chosen == "off":
         return GradCheck("off", tol, None, None, reason="off")
 
@@ -154,5 +155,5 @@ def check_module(module: nn.Module, args: Sequence[Any], kwargs: dict[str, Any],
         return None
     entries = obj.theta.numel()
     with restored(module):
-        check, _ = run_objective(obj, method_for("auto", entries), tol, seed + salt)
+        check, _ = run_objective(obj, judge.method("auto", entries), tol, seed + salt)
     return check

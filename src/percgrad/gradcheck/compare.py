@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from percgrad.gradcheck.network import FastProjections, FullGradients, too_steep
+from percgrad.gradcheck.network import FastProjections, FullGradients
+from percgrad.gradcheck.steps import too_steep
 from percgrad.network.passes import Gradients
 from percgrad.reports.records import Mismatch
 from percgrad.reports.run import Comparison

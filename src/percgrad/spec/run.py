@@ -18,6 +18,7 @@ from percgrad.catalog import (
     arch_of,
 )
 from percgrad.errors import PercgradError
+from percgrad.spec import check as judge
 
 __all__ = ["ACTIVATION_NAMES", "INIT_NAMES", "LOSS_NAMES", "Chain", "Spec"]
 
@@ -26,8 +27,6 @@ DTYPE_NAMES = ("float32", "float64")
 COMMANDS = ("single", "multi", "vanish")
 
 MAX_SEED = 2**63 - 1
-FULL_CHECK_MAX_PARAMS = 5000
-"""``--check auto`` runs the full finite-difference check up to this many parameters."""
 
 
 @dataclass(frozen=True)
@@ -199,15 +198,11 @@ class Spec:
 
     def resolved_check(self) -> str:
         """``auto`` made concrete: full up to a few thousand parameters, fast beyond."""
-        if self.check != "auto":
-            return self.check
-        return "full" if self.n_params <= FULL_CHECK_MAX_PARAMS else "fast"
+        return judge.method(self.check, self.n_params)
 
     def resolved_tolerance(self) -> float:
         """The pass/fail tolerance on relative error: the user's, or the dtype's default."""
-        if self.tolerance is not None:
-            return self.tolerance
-        return 1e-6 if self.dtype == "float64" else 1e-3
+        return judge.tolerance(self.dtype, self.tolerance)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> None:

@@ -1,0 +1,296 @@
+"""Judging a gradient against central differences of a black box: every entry (full) or random
+directions (fast), each difference trusted or not from the differences alone, the worst entry
+with the ladder that settled it, and the verdict over every (output, input) pair."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from percgrad.gradcheck.blackbox import (
+    BlackBoxDifferences,
+    FunctionObjective,
+    direction_differences,
+    entry_differences,
+)
+from percgrad.gradcheck.compare import frobenius
+from percgrad.gradcheck.network import project
+from percgrad.gradcheck.steps import FAST_STEPS, STEPS, too_steep
+from percgrad.network.layers import Direction
+from percgrad.reports.user import Entry, GradCheck, GroupCheck, Step
+from percgrad.runtime.progress import Progress
+
+COTANGENT_SALT = 1000
+"""Offsets the seed of the random cotangents v, so that they differ from the inputs' draws."""
+DIRECTIONS = 1
+"""Random directions per tensor in the fast check (as gradcheck's fast mode: one Gaussian
+direction already reveals any mismatch, with probability 1)."""
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """``x[2,3]`` (0-based), ``x`` for a scalar."""
+    return f"{name}[{','.join(str(i) for i in index)}]" if index else name
+
+
+def worst_entry(a: Tensor, n: Tensor, mask: Tensor | None,
+                floor: float) -> tuple[float, float, int]:
+    """max|a−n|, the relative error max|a−n| / max(max|a|, max|n|, floor) (the rule of
+    comparison.compare) with ``mask``ed entries left out, and the flat index of the worst."""
+    a64, n64 = a.detach().to(torch.float64).flatten(), n.detach().to(torch.float64).flatten()
+    if mask is not None:
+        m = mask.flatten().to(a64.device)
+        a64, n64 = a64.masked_fill(m, 0.0), n64.masked_fill(m, 0.0)
+    if a64.numel() == 0:
+        return 0.0, 0.0, 0
+    diff = (a64 - n64).abs()
+    flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
+    max_abs = float(diff[flat])
+    scale = max(float(a64.abs().max()), float(n64.abs().max()), floor)
+    return max_abs, max_abs / scale, flat
+
+
+def _ladder(diffs: BlackBoxDifferences, item: int,
+            output: int) -> tuple[list[Step], int | None, bool]:
+    """The steps tried for one item and the pair that settled it (indices into the list)."""
+    column = diffs.estimates[:, item, output].tolist()
+    tried = [(i, eps, value) for i, (eps, value) in enumerate(zip(diffs.steps, column))
+             if not math.isnan(value)]
+    chosen = diffs.chosen(item, output)
+    position = next((j for j, (i, _, _) in enumerate(tried) if i == chosen), None)
+    return [Step(eps, value) for _, eps, value in tried], position, bool(diffs.agreed[item, output])
+
+
+def judge_entries(name: str, shape: tuple[int, ...], output: int | None, analytic: Tensor,
+                  diffs: BlackBoxDifferences, offset: int, tol: float) -> GroupCheck:
+    """One tensor's analytic gradient against its entries' differences (rows ``offset`` on)."""
+    k = output or 0
+    count = analytic.numel()
+    rows = slice(offset, offset + count)
+    a = analytic.detach().to(torch.float64).reshape(-1).to(diffs.value.device)
+    n, spread, kinks = diffs.value[rows, k], diffs.spread[rows, k], diffs.kinks[rows, k]
+    floor = float(diffs.resolution[k]) / tol
+    scale = max(float(a.abs().max()) if count else 0.0,
+                float(n.masked_fill(kinks, 0.0).abs().max()) if count else 0.0, floor)
+    steep = too_steep(a, diffs.steps, float(diffs.loss[k]))
+    unsettled = ((spread > tol * scale) | steep) & ~kinks
+    mask = kinks | unsettled
+    judged = count - int(mask.sum())
+    max_abs, rel, flat = worst_entry(a, n, mask, floor)
+    worst = None
+    if count and judged:
+        index = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+        ladder, settled, agreed = _ladder(diffs, offset + flat, k)
+        worst = Entry(entry_label(name, index), index, float(a[flat]), float(n[flat]),
+                      float(abs(a[flat] - n[flat]) / scale), ladder, settled, agreed)
+    return GroupCheck(
+        name, shape, output, rel if judged else None, max_abs if judged else None, frobenius(a),
+        frobenius(n.masked_fill(mask, 0.0)), worst, int(kinks.sum()), int(unsettled.sum()), judged,
+        passed=(rel <= tol) if judged else None,
+    )
+
+
+def judge_directions(name: str, shape: tuple[int, ...], output: int | None, analytic: Tensor,
+                     diffs: BlackBoxDifferences, offset: int, tol: float) -> GroupCheck:
+    """uᵀ∇ analytic against the difference along u, for the directions in rows ``offset`` on
+    (a handful of numbers: judged in plain floats)."""
+    k = output or 0
+    count = analytic.numel()
+    rows = slice(offset, offset + count)
+    a = analytic.detach().to(torch.float64).cpu().tolist()
+    n = diffs.value[rows, k].cpu().tolist()
+    spread = diffs.spread[rows, k].cpu().tolist()
+    kinks = diffs.kinks[rows, k].cpu().tolist()
+    floor = float(diffs.resolution[k]) / tol
+    limit = 0.1 * max(abs(float(diffs.loss[k])), 1.0) / min(diffs.steps)  # numeric.too_steep
+    best: tuple[float, int] | None = None
+    kinked = unsettled = 0
+    worst_abs = 0.0
+    for d, (ad, nd, sd, kd) in enumerate(zip(a, n, spread, kinks)):
+        scale = max(abs(ad), abs(nd), floor)
+        if kd:
+            kinked += 1
+            continue
+        if not sd <= tol * scale or abs(ad) > limit:
+            unsettled += 1
+            continue
+        gap = abs(ad - nd)
+        rel = gap / scale if gap == gap else math.inf
+        worst_abs = max(worst_abs, gap if gap == gap else math.inf)
+        if best is None or rel > best[0]:
+            best = (rel, d)
+    judged = count - kinked - unsettled
+    worst = None
+    if best is not None:
+        rel, d = best
+        ladder, settled, agreed = _ladder(diffs, offset + d, k)
+        worst = Entry(f"u{d + 1}", (d,), a[d], n[d], rel, ladder, settled, agreed)
+    return GroupCheck(  # analytic_norm: |uᵀ∇| here; the caller puts ‖∇‖ in its place
+        name, shape, output, None if best is None else best[0], worst_abs if judged else None,
+        math.sqrt(sum(v * v for v in a)), None, worst, kinked, unsettled, judged,
+        passed=None if best is None else best[0] <= tol,
+    )
+
+
+def verdict(groups: list[GroupCheck]) -> tuple[bool | None, float | None]:
+    """Passed when every judged group passed (None when none was judged), and the worst error."""
+    judged = [g for g in groups if g.passed is not None]
+    if not judged:
+        return None, None
+    errors = [g.rel_error for g in judged if g.rel_error is not None]
+    worst = max(errors, key=lambda e: e if e == e else math.inf) if errors else None
+    return all(g.passed for g in judged), worst
+
+
+def unit_directions(shapes: Sequence[tuple[int, ...]], seed: int,
+                    device: torch.device) -> list[Direction]:
+    """DIRECTIONS random unit vectors per tensor, rank one (c·r sᵀ, as numeric.directions
+    shapes them, so that ``project`` applies) but with Gaussian r and s: random signs can
+    cancel a structured error (a constant added to every entry of a 4-vector hides from a sign
+    vector 3 times in 8), Gaussian vectors miss no error but with probability 0."""
+    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + 7919)
+    out = []
+    for shape in shapes:
+        rows = shape[0] if len(shape) >= 2 else max(1, math.prod(shape))
+        r = torch.randn(DIRECTIONS, rows, generator=gen, dtype=torch.float64)
+        if len(shape) >= 2:
+            s = torch.randn(DIRECTIONS, math.prod(shape[1:]), generator=gen, dtype=torch.float64)
+            r = r / (r.norm(dim=1) * s.norm(dim=1))[:, None]  # c·r sᵀ, c = 1: the norm is in r
+            out.append(Direction(r.to(device), s.to(device), 1.0))
+        else:
+            out.append(Direction((r / r.norm(dim=1, keepdim=True)).to(device), None, 1.0))
+    return out
+
+
+@dataclass
+class Objective:
+    """A checked objective: the flat float64 vector, its groups, the function of a row, and
+    the analytic gradients of each output with respect to each group."""
+
+    theta: Tensor
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    fn: Callable[[Tensor], Tensor]
+    analytic: list[list[Tensor]]
+    """[output][group]."""
+    magnitude: Tensor
+    analytic64: list[list[Tensor]] | None = None
+    row_bytes: int = 0
+    loop_fn: Callable[[Tensor], Tensor] | None = None
+    """The same function for the plain loop (see FunctionObjective)."""
+    value: Tensor | None = None
+    """f(θ) from an evaluation made already (the analytic pass in float64), if any."""
+
+
+def run_objective(obj_spec: Objective, method: str, tol: float, seed: int,
+                  progress: Progress | None = None,
+                  output_names: Sequence[int | None] | None = None,
+                  ) -> tuple[GradCheck, BlackBoxDifferences | None]:
+    """Differences of ``obj_spec`` (full: every entry; fast: random directions per group) and
+    the comparison of every (output, group) pair; not applicable when the objective is not
+    deterministic or not finite."""
+    theta = obj_spec.theta
+    counts = [max(1, math.prod(s)) if s else 1 for s in obj_spec.shapes]
+    obj = FunctionObjective(obj_spec.fn, theta, obj_spec.magnitude, obj_spec.row_bytes,
+                            loop_fn=obj_spec.loop_fn, value=obj_spec.value)
+    k_out = obj.outputs
+    outs = list(output_names) if output_names is not None else \
+        ([None] if k_out == 1 else list(range(k_out)))
+    steps = list(STEPS if method == "full" else FAST_STEPS)
+    base = GradCheck(method, tol, None, None, evaluation=obj.mode, steps=steps)
+    if not obj.deterministic:
+        first, again = obj.repeat
+        base.reason = "nondeterministic"
+        base.detail = f"{float(first[0]):.17g} then {float(again[0]):.17g}"
+        return base, None
+    if not bool(torch.isfinite(obj.base).all()):
+        base.reason = "nonfinite"
+        base.detail = f"{float(obj.base[0])}"
+        return base, None
+    resolution = obj.noise() / 1e-6
+    floors = resolution / tol
+    groups: list[GroupCheck] = []
+    if method == "full":
+        allowed = torch.empty((theta.numel(), k_out), dtype=torch.float64, device=theta.device)
+        expected = torch.empty_like(allowed)
+        start = 0
+        for g, count in enumerate(counts):
+            for k in range(k_out):
+                a = obj_spec.analytic[k][g]
+                peak = float(a.abs().max()) if a.numel() else 0.0
+                allowed[start:start + count, k] = tol * max(peak if math.isfinite(peak) else 0.0,
+                                                            float(floors[k]))
+                expected[start:start + count, k] = a.reshape(-1).to(expected)
+            start += count
+        diffs = entry_differences(obj, allowed, STEPS, expected, progress)
+        start = 0
+        for g, count in enumerate(counts):
+            for k in range(k_out):
+                groups.append(judge_entries(obj_spec.names[g], obj_spec.shapes[g], outs[k],
+                                            obj_spec.analytic[k][g], diffs, start, tol))
+            start += count
+    else:
+        dirs = unit_directions(obj_spec.shapes, seed, theta.device)
+        units = torch.zeros((len(counts) * DIRECTIONS, theta.numel()), dtype=torch.float64,
+                            device=theta.device)
+        start = 0
+        for g, (d, count) in enumerate(zip(dirs, counts)):
+            shape = torch.Size(obj_spec.shapes[g])
+            units[g * DIRECTIONS:(g + 1) * DIRECTIONS, start:start + count] = \
+                d.dense(shape).reshape(DIRECTIONS, -1)
+            start += count
+        proj = [[project([d], [obj_spec.analytic[k][g].reshape(-1) if d.s is None
+                               else obj_spec.analytic[k][g]])
+                 for g, d in enumerate(dirs)] for k in range(k_out)]
+        expected = torch.stack([torch.cat(per_group) for per_group in proj], dim=1).to(theta)
+        allowed = tol * torch.maximum(torch.nan_to_num(expected.abs(), nan=0.0, posinf=0.0),
+                                      floors.to(theta)[None, :])
+        diffs = direction_differences(obj, units, allowed, FAST_STEPS, expected, progress)
+        for g in range(len(counts)):
+            for k in range(k_out):
+                group = judge_directions(obj_spec.names[g], obj_spec.shapes[g], outs[k],
+                                         proj[k][g], diffs, g * DIRECTIONS, tol)
+                group.analytic_norm = frobenius(obj_spec.analytic[k][g])
+                groups.append(group)
+    if obj_spec.analytic64 is not None:
+        _float64_matches(groups, obj_spec, diffs, tol, method, seed)
+    passed, worst = verdict(groups)
+    base.passed, base.max_rel_error, base.groups = passed, worst, groups
+    base.kinks = sum(g.kinks for g in groups)
+    base.unsettled = sum(g.unsettled for g in groups)
+    base.evaluation = "vmap" if diffs.stacked else "loop"
+    base.evaluations, base.stacked = diffs.rows, diffs.stacked
+    base.vectorises = True if diffs.stacked else (False if diffs.mode == "loop" else None)
+    base.resolution = float(resolution.max())
+    return base, diffs
+
+
+def _float64_matches(groups: list[GroupCheck], obj_spec: Objective, diffs: BlackBoxDifferences,
+                     tol: float, method: str, seed: int) -> None:
+    """For each failed group, the float64 analytic gradient's error, kept when it matches."""
+    assert obj_spec.analytic64 is not None
+    counts = [max(1, math.prod(s)) for s in obj_spec.shapes]
+    k_out = len(obj_spec.analytic64)
+    dirs = unit_directions(obj_spec.shapes, seed, obj_spec.theta.device) if method == "fast" else []
+    start = 0
+    i = 0
+    for g, count in enumerate(counts):
+        for k in range(k_out):
+            group = groups[i]
+            i += 1
+            if group.passed is not False:
+                continue
+            a64 = obj_spec.analytic64[k][g]
+            if method == "full":
+                again = judge_entries(group.name, group.shape, group.output, a64, diffs, start, tol)
+            else:
+                proj = project([dirs[g]], [a64.reshape(-1) if dirs[g].s is None else a64])
+                again = judge_directions(group.name, group.shape, group.output, proj, diffs,
+                                         g * DIRECTIONS, tol)
+            if again.passed:
+                group.float64_rel_error = again.rel_error
+        start += count
