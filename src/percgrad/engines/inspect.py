@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from percgrad.engines.diagnose import diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
-from percgrad.engines.model_check import Progress, check_model, float64_copy, to_float64
+from percgrad.engines.model_check import check_model, float64_copy, to_float64
 from percgrad.engines.model_loss import resolve_loss
 from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass
 from percgrad.engines.user_code import _first_line, resolve_module
@@ -28,6 +28,7 @@ from percgrad.engines.user_data import check_sources, load_state, model_data, re
 from percgrad.errors import PercgradError
 from percgrad.reports.user import GradCheck, HistoryStep, InspectReport, Localisation, ModuleStats, Note
 from percgrad.runtime.device import device_info, resolve_device
+from percgrad.runtime.progress import Progress
 from percgrad.spec import check as judge
 from percgrad.version import __version__
 

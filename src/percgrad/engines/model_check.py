@@ -1,6 +1,6 @@
 """The gradient check of a user's model on a float64 copy in eval mode, and of one module on
 its own recorded input: autograd against central differences over the flat vector of its
-parameters (and inputs), by engines.check's objective."""
+parameters (and inputs), by gradcheck.function's objective."""
 
 from __future__ import annotations
 
@@ -17,9 +17,8 @@ from percgrad.engines.model_loss import loss_value, main_output
 from percgrad.engines.user_data import random_tensor
 from percgrad.gradcheck.function import COTANGENT_SALT, Objective, run_objective
 from percgrad.reports.user import GradCheck
+from percgrad.runtime.progress import Progress
 from percgrad.spec import check as judge
-
-Progress = Callable[[int, int], None]
 
 
 def to_float64(value: Any) -> Any:

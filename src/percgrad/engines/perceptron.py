@@ -9,13 +9,14 @@ from typing import TypeVar
 import torch
 
 from percgrad.engines.perceptron_report import build_report
-from percgrad.engines.run_tensors import Run, Tracker, first_nonfinite, stage
+from percgrad.engines.run_tensors import Run, first_nonfinite, stage
 from percgrad.gradcheck.network import NumericResult, fast_gradients, full_gradients
 from percgrad.network.net import build_net
 from percgrad.network.passes import Gradients, analytic_backward, autograd_backward, forward
 from percgrad.reports.run import Report
 from percgrad.runtime.device import DTYPES, available_bytes, check_dtype, resolve_device, synchronize
 from percgrad.runtime.memory import guard
+from percgrad.runtime.progress import Tracker
 from percgrad.spec.run import Spec
 
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from percgrad.catalog import ACTIVATIONS
-from percgrad.engines.run_tensors import Run, Tracker, first_nonfinite, stage
+from percgrad.engines.run_tensors import Run, first_nonfinite, stage
 from percgrad.engines.saturation import saturated_share
 from percgrad.gradcheck.compare import Pair, compare, fast_verdict, float64_match, frobenius, versus_numeric
 from percgrad.gradcheck.network import FastProjections, FullGradients
@@ -26,6 +26,7 @@ from percgrad.reports.run import (
     Triple,
 )
 from percgrad.runtime.device import DTYPES, device_info
+from percgrad.runtime.progress import Tracker
 from percgrad.spec.run import Spec
 from percgrad.version import __version__
 

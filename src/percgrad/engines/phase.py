@@ -17,7 +17,6 @@ import itertools
 import math
 import statistics
 import time
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -54,6 +53,7 @@ from percgrad.runtime.device import (
     synchronize,
 )
 from percgrad.runtime.memory import HEADROOM, human
+from percgrad.runtime.progress import Progress
 from percgrad.theory.flow import depth_scale
 from percgrad.theory.meanfield import predict
 from percgrad.theory.phase import (
@@ -65,7 +65,6 @@ from percgrad.theory.phase import (
 )
 from percgrad.version import __version__
 
-Progress = Callable[[int, int], None]
 CHECKED_POINTS = 3
 TRAIN_BATCH, TEST_BATCH = 64, 256
 TASK_DIMS = 8

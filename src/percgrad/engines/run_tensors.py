@@ -3,7 +3,6 @@ values first turn non-finite, and the progress of each phase."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -12,11 +11,8 @@ from percgrad.gradcheck.network import NumericResult
 from percgrad.network.functions import Activation
 from percgrad.network.net import Net
 from percgrad.network.passes import Forward, Gradients
+from percgrad.runtime.progress import Progress, Tracker
 from percgrad.spec.run import Spec
-
-Progress = Callable[[int, int], None]
-Tracker = Callable[[str], Progress]
-"""``track(label)`` gives the ``update(done, total)`` of one phase of the run."""
 
 
 @dataclass

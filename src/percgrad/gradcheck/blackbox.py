@@ -150,6 +150,9 @@ class BlackBoxDifferences:
     shrink with ε: the function has a kink there and the difference is not a derivative."""
     agreed: Tensor
     """M × K: kept at the first step, which agreed with the analytic value at once."""
+    seconds: Tensor
+    """|f(θ+εu) + f(θ−εu) − 2f(θ)| / ε per step × item × output (NaN where not taken): the gap
+    between the one-sided slopes, so that D ± seconds/2 are the right and left slopes."""
     mode: str
     """vmap (the function vectorises) or loop (it does not)."""
     rows: int
@@ -274,7 +277,7 @@ def black_box_differences(obj: FunctionObjective, perturb: Perturb, count: int, 
             spread[rest] = torch.where(redo, sp, spread[rest])
             kinks[rest] = redo & kk
     return BlackBoxDifferences(tuple(steps), obj.base, noise, estimates, value, spread, kinks,
-                               agreed, obj.mode, obj.rows, obj.stacked)
+                               agreed, seconds, obj.mode, obj.rows, obj.stacked)
 
 
 def entry_differences(obj: FunctionObjective, allowed: Tensor, steps: tuple[float, ...] = STEPS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,12 +71,15 @@ def compare(
 
 def masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,
            floor: float, num: FullGradients) -> tuple[Tensor, int]:
-    """Entries to leave out: kinks, and differences that cannot be trusted (their step ladder
-    never settled to within the tolerance, or the slope is too steep for any step); and how
-    many of the latter."""
-    scale = max(float(a.abs().max()), float(n.abs().max()), floor) if a.numel() else floor
-    steep = too_steep(a.to(spread.device), num.steps, num.loss)
-    unsettled = ((spread > tol * scale) | steep) & ~kinks
+    """Entries to leave out: kinks, and differences that cannot be trusted, judged from the
+    differences alone (their step ladder never settled to within the tolerance of their own
+    scale, they are not finite, or the slope is too steep for any step); and how many of the
+    latter. ``a``, the gradient under test, has no say."""
+    finite = torch.isfinite(n)
+    clean = n.masked_fill(kinks.to(n.device) | ~finite, 0.0)
+    scale = max(float(clean.abs().max()) if n.numel() else 0.0, floor)
+    steep = too_steep(torch.nan_to_num(n), num.steps, num.loss).to(spread.device)
+    unsettled = ((spread > tol * scale) | steep | ~finite.to(spread.device)) & ~kinks
     return kinks | unsettled.to(kinks.device), int(unsettled.sum())
 
 
@@ -134,8 +138,11 @@ def fast_verdict(
         scale = max(abs(a_val), abs(n_val), floor)
         rel = abs(a_val - n_val) / scale
         kinked = bool(num.kinks[d])
-        steep = bool(too_steep(torch.tensor(max(abs(a_val), abs(g_val))), num.steps, num.loss))
-        rough = not kinked and (steep or not float(num.spread[d]) <= tol * scale)
+        # whether the difference can be trusted: from the difference alone
+        own = max(abs(n_val), floor) if math.isfinite(n_val) else math.inf
+        steep = bool(too_steep(torch.tensor(n_val if math.isfinite(n_val) else math.inf), num.steps,
+                               num.loss))
+        rough = not kinked and (steep or not float(num.spread[d]) <= tol * own)
         directions.append({
             "numeric": n_val, "analytic": a_val, "autograd": g_val, "rel_error": rel,
             "kink": kinked, "unsettled": rough,

@@ -40,18 +40,53 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
 def worst_entry(a: Tensor, n: Tensor, mask: Tensor | None,
                 floor: float) -> tuple[float, float, int]:
     """max|a−n|, the relative error max|a−n| / max(max|a|, max|n|, floor) (the rule of
-    comparison.compare) with ``mask``ed entries left out, and the flat index of the worst."""
+    comparison.compare) with ``mask``ed entries left out, and the flat index of the worst. A
+    non-finite value makes the error infinite (never NaN, never hidden by a NaN scale)."""
     a64, n64 = a.detach().to(torch.float64).flatten(), n.detach().to(torch.float64).flatten()
     if mask is not None:
         m = mask.flatten().to(a64.device)
         a64, n64 = a64.masked_fill(m, 0.0), n64.masked_fill(m, 0.0)
     if a64.numel() == 0:
         return 0.0, 0.0, 0
-    diff = (a64 - n64).abs()
-    flat = int(torch.nan_to_num(diff, nan=float("inf")).argmax())
+    diff = torch.nan_to_num((a64 - n64).abs(), nan=math.inf, posinf=math.inf)
+    flat = int(diff.argmax())
     max_abs = float(diff[flat])
-    scale = max(float(a64.abs().max()), float(n64.abs().max()), floor)
+    scale = max(_finite_peak(a64), _finite_peak(n64), floor)
     return max_abs, max_abs / scale, flat
+
+
+def _finite_peak(t: Tensor) -> float:
+    """max|t| over the finite entries (0 when there are none)."""
+    finite = t[torch.isfinite(t)]
+    return float(finite.abs().max()) if finite.numel() else 0.0
+
+
+ENVELOPE_WIDTHS = 10.0
+"""An unsettled difference still bounds the derivative: a value this many times the spread of
+its ladder away from every step's difference cannot be its derivative."""
+
+
+def plausible(a: Tensor, diffs: BlackBoxDifferences, rows: slice, k: int, tol: float,
+              scale: float) -> Tensor:
+    """Where the analytic values ``a`` could be the derivative, judged from the differences alone:
+    at a kink, between the one-sided slopes D ± s/2 of some step tried; where the ladder never
+    settled, within ENVELOPE_WIDTHS of its range; in both, give or take the round-off of the
+    smallest step tried and the tolerance. Never where ``a`` is not finite. Items without one
+    finite difference bound nothing (any finite value is plausible there)."""
+    est = diffs.estimates[:, rows, k]
+    kinks = diffs.kinks[rows, k]
+    half = torch.where(kinks[None], 0.5 * diffs.seconds[:, rows, k], torch.zeros_like(est))
+    low, high = est - half, est + half
+    finite = torch.isfinite(low) & torch.isfinite(high)
+    lo = torch.where(finite, low, math.inf).amin(dim=0)
+    hi = torch.where(finite, high, -math.inf).amax(dim=0)
+    eps = torch.tensor(diffs.steps, dtype=torch.float64, device=est.device)[:, None]
+    smallest = torch.where(torch.isnan(est), math.inf, eps).amin(dim=0)
+    width = torch.where(kinks, torch.zeros_like(lo), ENVELOPE_WIDTHS * (hi - lo))
+    pad = width + float(diffs.noise[k]) / smallest + tol * scale
+    bounded = finite.any(dim=0)
+    inside = (a >= lo - pad) & (a <= hi + pad)
+    return torch.isfinite(a) & (inside | ~bounded)
 
 
 def _ladder(diffs: BlackBoxDifferences, item: int,
@@ -67,60 +102,68 @@ def _ladder(diffs: BlackBoxDifferences, item: int,
 
 def judge_entries(name: str, shape: tuple[int, ...], output: int | None, analytic: Tensor,
                   diffs: BlackBoxDifferences, offset: int, tol: float) -> GroupCheck:
-    """One tensor's analytic gradient against its entries' differences (rows ``offset`` on)."""
+    """One tensor's analytic gradient against its entries' differences (rows ``offset`` on).
+
+    Whether a difference can be trusted is decided from the differences alone (its ladder's
+    spread against the tolerance times the differences' own scale, and whether its slope is too
+    steep for any step), never from the value under test. An entry is left out only where its
+    difference cannot be trusted (or sits at a kink) and the analytic value is still plausible
+    there; a non-finite or implausible analytic value is judged, and fails."""
     k = output or 0
     count = analytic.numel()
     rows = slice(offset, offset + count)
     a = analytic.detach().to(torch.float64).reshape(-1).to(diffs.value.device)
     n, spread, kinks = diffs.value[rows, k], diffs.spread[rows, k], diffs.kinks[rows, k]
     floor = float(diffs.resolution[k]) / tol
-    scale = max(float(a.abs().max()) if count else 0.0,
-                float(n.masked_fill(kinks, 0.0).abs().max()) if count else 0.0, floor)
-    steep = too_steep(a, diffs.steps, float(diffs.loss[k]))
-    unsettled = ((spread > tol * scale) | steep) & ~kinks
-    mask = kinks | unsettled
+    scale = max(_finite_peak(n.masked_fill(kinks, 0.0)), floor)
+    steep = too_steep(torch.nan_to_num(n), diffs.steps, float(diffs.loss[k]))
+    untrusted = (~torch.isfinite(n) | (spread > tol * scale) | steep) & ~kinks
+    fine = plausible(a, diffs, rows, k, tol, scale)
+    mask = (kinks | untrusted) & fine
     judged = count - int(mask.sum())
     max_abs, rel, flat = worst_entry(a, n, mask, floor)
     worst = None
     if count and judged:
         index = tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
         ladder, settled, agreed = _ladder(diffs, offset + flat, k)
-        worst = Entry(entry_label(name, index), index, float(a[flat]), float(n[flat]),
-                      float(abs(a[flat] - n[flat]) / scale), ladder, settled, agreed)
+        worst = Entry(entry_label(name, index), index, float(a[flat]), float(n[flat]), rel, ladder,
+                      settled, agreed)
     return GroupCheck(
         name, shape, output, rel if judged else None, max_abs if judged else None, frobenius(a),
-        frobenius(n.masked_fill(mask, 0.0)), worst, int(kinks.sum()), int(unsettled.sum()), judged,
-        passed=(rel <= tol) if judged else None,
+        frobenius(n.masked_fill(mask | ~torch.isfinite(n), 0.0)), worst, int((kinks & fine).sum()),
+        int((untrusted & fine).sum()), judged, passed=(rel <= tol) if judged else None,
     )
 
 
 def judge_directions(name: str, shape: tuple[int, ...], output: int | None, analytic: Tensor,
                      diffs: BlackBoxDifferences, offset: int, tol: float) -> GroupCheck:
-    """uᵀ∇ analytic against the difference along u, for the directions in rows ``offset`` on
-    (a handful of numbers: judged in plain floats)."""
+    """uᵀ∇ analytic against the difference along u, for the directions in rows ``offset`` on,
+    by the rule of ``judge_entries``: trust from the differences alone, and a non-finite or
+    implausible analytic value fails."""
     k = output or 0
     count = analytic.numel()
     rows = slice(offset, offset + count)
-    a = analytic.detach().to(torch.float64).cpu().tolist()
-    n = diffs.value[rows, k].cpu().tolist()
-    spread = diffs.spread[rows, k].cpu().tolist()
-    kinks = diffs.kinks[rows, k].cpu().tolist()
+    a_t = analytic.detach().to(torch.float64).reshape(-1).to(diffs.value.device)
+    n_t, spread_t, kinks_t = diffs.value[rows, k], diffs.spread[rows, k], diffs.kinks[rows, k]
     floor = float(diffs.resolution[k]) / tol
-    limit = 0.1 * max(abs(float(diffs.loss[k])), 1.0) / min(diffs.steps)  # numeric.too_steep
+    steep_t = too_steep(torch.nan_to_num(n_t), diffs.steps, float(diffs.loss[k]))
+    a, n = a_t.cpu().tolist(), n_t.cpu().tolist()
     best: tuple[float, int] | None = None
     kinked = unsettled = 0
     worst_abs = 0.0
-    for d, (ad, nd, sd, kd) in enumerate(zip(a, n, spread, kinks)):
-        scale = max(abs(ad), abs(nd), floor)
-        if kd:
-            kinked += 1
+    for d in range(count):
+        scale = max(abs(n[d]) if math.isfinite(n[d]) else 0.0, floor)
+        trusted = math.isfinite(n[d]) and float(spread_t[d]) <= tol * scale and not bool(steep_t[d])
+        left_out = bool(kinks_t[d]) or not trusted
+        if left_out and bool(plausible(a_t[d:d + 1], diffs, slice(offset + d, offset + d + 1), k, tol,
+                                       scale)[0]):
+            kinked += bool(kinks_t[d])
+            unsettled += not bool(kinks_t[d])
             continue
-        if not sd <= tol * scale or abs(ad) > limit:
-            unsettled += 1
-            continue
-        gap = abs(ad - nd)
-        rel = gap / scale if gap == gap else math.inf
-        worst_abs = max(worst_abs, gap if gap == gap else math.inf)
+        gap = abs(a[d] - n[d])
+        gap = gap if gap == gap else math.inf
+        rel = gap / max(abs(a[d]) if math.isfinite(a[d]) else 0.0, scale)
+        worst_abs = max(worst_abs, gap)
         if best is None or rel > best[0]:
             best = (rel, d)
     judged = count - kinked - unsettled
