@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from benchmarks.common import Config, Log, Stats, fmt_s, mark
-from percgrad.api import chain_spec, run_chain
+from percgrad.api import run_chain
 from percgrad.engines.phase import run_phase
-from percgrad.reports.phase import phase_spec
+from percgrad.spec.build import chain_spec
+from percgrad.spec.phase import phase_spec
 
 FULL = {"depth": 100, "width": 128, "batch": 8, "sigma_w2": "0.5:4:0.25", "sigma_b2": "0:0.3:0.05"}
 """The default sweep: 15 × 7 = 105 chains."""

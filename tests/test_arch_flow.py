@@ -21,10 +21,10 @@ import pytest
 from typer.testing import CliRunner
 
 import percgrad
-from percgrad.api import chain_spec
 from percgrad.cli.app import app
 from percgrad.engines.vanish import run_vanish
 from percgrad.reports.run import Report
+from percgrad.spec.build import chain_spec
 
 WIDTH, DEPTH, BATCH = 256, 20, 16
 SEEDS = (0, 1, 2)

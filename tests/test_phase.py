@@ -16,14 +16,15 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
-from percgrad.api import chain_spec
 from percgrad.cli.app import app
 from percgrad.engines import phase as engine
 from percgrad.errors import PercgradError
 from percgrad.network import stack as batched
 from percgrad.network.functions import activation
 from percgrad.network.net import build_net
-from percgrad.reports.phase import PhaseReport, parse_grid, phase_spec
+from percgrad.reports.phase import PhaseReport
+from percgrad.spec.build import chain_spec
+from percgrad.spec.phase import parse_grid, phase_spec
 from percgrad.views.phase import phase as render
 
 runner = CliRunner()

@@ -14,11 +14,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import percgrad
-from percgrad.api import chain_spec
 from percgrad.cli.app import app
 from percgrad.engines.spectrum import jacobian, jacobian_autograd, predicted_moments, spectrum_of
 from percgrad.errors import PercgradError
 from percgrad.network.net import build_net
+from percgrad.spec.build import chain_spec
 from percgrad.views.spectrum import spectrum_section
 
 runner = CliRunner()

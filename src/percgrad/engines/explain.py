@@ -5,17 +5,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
-from percgrad import api
-from percgrad.catalog import ACTIVATIONS
+from percgrad.catalog import ACTIVATIONS, resolve
+from percgrad.engines.perceptron import run
+from percgrad.engines.vanish import run_chain
 from percgrad.network.net import weight_std
 from percgrad.reports.explain import Example
+from percgrad.reports.run import Report
+from percgrad.spec import check as judge
+from percgrad.spec.build import chain_spec, multi_spec, single_spec
 from percgrad.theory import moments as theory
+
+
+def _single(**options: Any) -> Report:
+    return run(single_spec(**options))
+
+
+def _multi(**options: Any) -> Report:
+    return run(multi_spec(**options))
+
+
+def _vanish(**options: Any) -> Report:
+    return run_chain(chain_spec(**options), None)
 
 
 def _neuron(**options: object) -> dict[str, float]:
     """A two-input sigmoid neuron with MSE: every factor of its chain rule."""
-    r = api.single(x=[1.5, -0.5], w=[0.8, 0.3], target=1.0, dtype="float64", device="cpu",
+    r = _single(x=[1.5, -0.5], w=[0.8, 0.3], target=1.0, dtype="float64", device="cpu",
                    **options)  # type: ignore[arg-type]
     assert r.out is not None and r.output is not None and r.layers[0].grad.analytic is not None
     assert r.layers[0].grad.autograd is not None
@@ -38,7 +55,7 @@ def delta() -> Example:
 
 def chain_rule() -> Example:
     """The chain rule through two layers, for one entry."""
-    r = api.multi(inputs=2, hidden=[2], outputs=1, x=[1.5, -0.5], dtype="float64", device="cpu",
+    r = _multi(inputs=2, hidden=[2], outputs=1, x=[1.5, -0.5], dtype="float64", device="cpu",
                   seed=3)
     first, second = r.layers
     assert first.delta is not None and second.delta is not None and second.weight is not None
@@ -56,7 +73,7 @@ def chain_rule() -> Example:
 def chi() -> Example:
     """χ = σ_w²·E[φ′(h)²] by theory, beside a measured wide chain."""
     tanh_chi = theory.moments("tanh", 1.0)[1]
-    r = api.vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16, check="off",
+    r = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16, check="off",
                    device="cpu")
     assert r.summary is not None and r.theory is not None
     return Example("chi", {
@@ -79,7 +96,7 @@ def saturation() -> Example:
 
 def dead_units() -> Example:
     """A ReLU unit whose pre-activation is negative for every sample gets no gradient."""
-    r = api.single(x="1,2;0.5,1;2,0.5", w=[-1.0, -0.5], activation="relu", dtype="float64",
+    r = _single(x="1,2;0.5,1;2,0.5", w=[-1.0, -0.5], activation="relu", dtype="float64",
                    device="cpu", check="off")
     assert r.out is not None and r.layers[0].grad.analytic is not None
     values = {f"a{b}": float(r.out.pre[b, 0]) for b in range(3)}
@@ -102,9 +119,9 @@ def init() -> Example:
 
 def residual() -> Example:
     """The factor with and without a skip connection, by theory and measured."""
-    plain = api.vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
+    plain = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
                        check="off", device="cpu")
-    skip = api.vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
+    skip = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
                       check="off", device="cpu", residual=True)
     assert plain.summary is not None and skip.summary is not None
     assert plain.theory is not None and skip.theory is not None
@@ -129,10 +146,16 @@ def check() -> Example:
     numeric = (plus - minus) / (2 * eps)
     rel = abs(numeric - n["g0"]) / max(abs(numeric), abs(n["g0"]))
     return Example("check", {"eps": eps, "plus": plus, "minus": minus, "numeric": numeric,
-                             "analytic": n["g0"], "rel": rel, "tol32": 1e-3, "tol64": 1e-6})
+                             "analytic": n["g0"], "rel": rel, "tol32": judge.TOLERANCES["float32"],
+                             "tol64": judge.TOLERANCES["float64"]})
 
 
 EXAMPLES: dict[str, Callable[[], Example]] = {
     "delta": delta, "chain-rule": chain_rule, "chi": chi, "saturation": saturation,
     "dead-units": dead_units, "init": init, "residual": residual, "check": check,
 }
+
+
+def example(topic: str) -> Example:
+    """The worked example of ``topic`` (aliases and case as ``explain`` takes them)."""
+    return EXAMPLES[resolve(topic, {t: () for t in EXAMPLES}, "TOPIC")]()

@@ -33,17 +33,7 @@ from percgrad.network.stack import (
     measure,
     train_step,
 )
-from percgrad.reports.phase import (
-    PAIR_CORRELATION,
-    TRAINABLE_DEPTHS,
-    TRAINED_FRACTION,
-    CriticalPoint,
-    PhaseCheck,
-    PhasePoint,
-    PhaseReport,
-    PhaseSpec,
-    TrainingInfo,
-)
+from percgrad.reports.phase import CriticalPoint, PhaseCheck, PhasePoint, PhaseReport, TrainingInfo
 from percgrad.runtime.device import (
     DTYPES,
     available_bytes,
@@ -54,6 +44,7 @@ from percgrad.runtime.device import (
 )
 from percgrad.runtime.memory import HEADROOM, human
 from percgrad.runtime.progress import Progress
+from percgrad.spec.phase import PAIR_CORRELATION, TRAINABLE_DEPTHS, TRAINED_FRACTION, PhaseSpec
 from percgrad.theory.flow import depth_scale
 from percgrad.theory.meanfield import predict
 from percgrad.theory.phase import (

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from percgrad.engines.meanfield import sigma_w2
 from percgrad.engines.perceptron import Run
-from percgrad.engines.vanish import sigma_w2
 from percgrad.network.layers import Layer, Trace
 from percgrad.network.net import Net
 from percgrad.network.passes import forward

@@ -12,10 +12,10 @@ from typing import Any
 import torch
 
 from percgrad.catalog import ACTIVATIONS, INIT_NAMES, LOSSES
+from percgrad.engines.meanfield import theory_for
 from percgrad.engines.perceptron import Run, build_report, execute
+from percgrad.engines.spectrum import add_spectrum, add_spectrum_of_spec
 from percgrad.gradcheck.compare import compare, frobenius
-from percgrad.network.layers import meanfield_maps
-from percgrad.network.net import bias_std, weight_std
 from percgrad.network.passes import analytic_backward, autograd_backward, forward
 from percgrad.reports.records import Advice, Mismatch, Notice
 from percgrad.reports.run import (
@@ -28,41 +28,14 @@ from percgrad.reports.run import (
     TheoryReport,
     TrainingReport,
 )
+from percgrad.spec.build import variant
 from percgrad.spec.run import Spec
 from percgrad.theory.flow import FlowVerdict, depth_scale, judge, trend
-from percgrad.theory.meanfield import Theory, predict
 
 Progress = Callable[[int, int], None]
 Tracker = Callable[[str], Progress]
 HISTORY_POINTS = 40
 """Training steps recorded (evenly spaced, first and last included)."""
-
-
-def sigma_w2(spec: Spec, init: str | None = None, activation: str | None = None) -> list[float]:
-    """fan_in · Var(W_k) for every layer under the init (the spec's unless given)."""
-    init = init or spec.init
-    act = activation or spec.activation
-    stds = [weight_std(init, spec.gain, act, i, o, spec.sigma_w2)
-            for i, o in zip(spec.sizes[:-1], spec.sizes[1:])]
-    return [fan_in * sd * sd for fan_in, sd in zip(spec.sizes[:-1], stds)]  # sd**2 overflows
-
-
-def sigma_b2(spec: Spec, init: str | None = None) -> list[float]:
-    """Var(b_k) for every layer (zero without bias)."""
-    init = init or spec.init
-    stds = [bias_std(init, spec.gain, fan_in, spec.sigma_b2) if spec.bias else 0.0
-            for fan_in in spec.sizes[:-1]]
-    return [sd * sd for sd in stds]
-
-
-def theory_for(spec: Spec, q_in: float, init: str | None = None,
-               activation: str | None = None, mean_in: float = 0.0) -> Theory:
-    """The mean-field prediction for ``spec`` (optionally with another init or activation)."""
-    maps = meanfield_maps(spec.norm, [spec.residual_at(k) for k in range(spec.depth)])
-    return predict(
-        activation or spec.activation, sigma_w2(spec, init, activation), sigma_b2(spec, init), q_in,
-        maps, mean_in=mean_in, width=min(spec.sizes[1:]),
-    )
 
 
 def _geometric_mean(values: list[float | None]) -> float | None:
@@ -300,3 +273,24 @@ def train(run: Run, report: Report, steps: int, lr: float,
 def with_setting(spec: Spec, **changes: Any) -> Spec:
     """``spec`` with some fields replaced (re-validated)."""
     return dataclasses.replace(spec, **changes)
+
+
+def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
+              track: Tracker | None = None, spectrum: bool = False) -> Report:
+    """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value;
+    ``spectrum``: with the singular values of each chain's ∂h_L/∂x (at initialisation)."""
+    if compared is not None:
+        by, values = compared
+        compared_report = compare_runs([(v, variant(spec, by, v)) for v in values], by, track)
+        if spectrum:
+            for run, value in zip(compared_report.runs, values):
+                add_spectrum_of_spec(run, variant(spec, by, value))
+        return compared_report
+    report, result = run_vanish(spec, track)
+    if spectrum:
+        add_spectrum(report, result)
+    if spec.chain is not None and spec.chain.steps:
+        steps = spec.chain.steps
+        train(result, report, steps, spec.chain.lr,
+              None if track is None else track(f"training {steps} steps"))
+    return report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from percgrad.errors import PercgradError
@@ -13,11 +12,8 @@ CHECK_CHUNK = 48 * 2**20
 PER_LAYER = 16 * 2**10
 """Bytes each layer costs beyond its numbers: tensor objects, the report's rows (measured:
 about 14 kB a layer on a chain of width 1)."""
-MAX_DEPTH = 10_000_000
-"""Deeper chains are refused before their layer list is even built."""
 HEADROOM = 0.9
 """Use at most this fraction of the memory available."""
-_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 @dataclass(frozen=True)
@@ -68,14 +64,6 @@ def human(n: float) -> str:
         if n >= scale:
             return f"{n / scale:.3g} {unit}"
     return f"{int(n)} B"
-
-
-def parse_size(text: str, option: str = "--max-memory") -> int:
-    """'2G', '512M', '1.5GB', '1000000' → bytes."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(I?B)?\s*", text.upper())
-    if not m or float(m.group(1)) <= 0:
-        raise PercgradError(f"expected a size like 2G, 512M or 1.5GB, got {text!r}", option)
-    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def guard(spec: Spec, available: int | None, limit: int | None, where: str,

@@ -29,7 +29,7 @@ def multi(
     x: XOpt = None,
 ) -> None:
     """A layer, or a multi-layer perceptron."""
-    from percgrad.api import multi_spec
+    from percgrad.spec.build import multi_spec
 
     execute(common.output(), lambda: multi_spec(inputs=inputs, outputs=outputs, hidden=hidden, x=x,
                                                 **common.options()),

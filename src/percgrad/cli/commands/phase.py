@@ -29,7 +29,8 @@ from percgrad.cli.options import (
 from percgrad.cli.output import Output, execute
 
 if TYPE_CHECKING:
-    from percgrad.reports.phase import PhaseReport, PhaseSpec
+    from percgrad.reports.phase import PhaseReport
+    from percgrad.spec.phase import PhaseSpec
 
 HELP = (
     "The order-to-chaos phase diagram: a σ_w² × σ_b² grid of deep chains (meanfield init), run "
@@ -74,7 +75,7 @@ def phase(
     """The phase diagram."""
 
     def request() -> PhaseSpec:
-        from percgrad.reports.phase import phase_spec
+        from percgrad.spec.phase import phase_spec
 
         return phase_spec(activation=activation, sigma_w2=sigma_w2, sigma_b2=sigma_b2,
                           depth=depth, width=width, batch=batch, seed=seed, device=device,

@@ -29,7 +29,7 @@ def single(
                                           "--bias on).", rich_help_panel=DATA)] = None,
 ) -> None:
     """One neuron."""
-    from percgrad.api import single_spec
+    from percgrad.spec.build import single_spec
 
     execute(common.output(), lambda: single_spec(inputs=inputs, x=x, w=w, b=b, **common.options()),
             compute_one)

@@ -75,7 +75,7 @@ def vanish(
     """A deep chain."""
 
     def request() -> tuple[Spec, tuple[str, list[str]] | None]:
-        from percgrad.api import chain_spec, comparison
+        from percgrad.spec.build import chain_spec, comparison
 
         spec = chain_spec(
             depth=depth, width=width, inputs=inputs, residual=residual, norm=norm, steps=steps,
