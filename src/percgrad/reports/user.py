@@ -94,7 +94,8 @@ class GradCheck:
     steps: list[float] = field(default_factory=list)
     resolution: float | None = None
     reason: str | None = None
-    """Why it does not apply: nondeterministic, nonfinite, float64-unavailable, no-parameters."""
+    """Why it does not apply: nondeterministic, nonfinite, float64-unavailable, no-parameters,
+    empty (no entries to check or no output), vacuous (every gradient exactly 0)."""
     detail: str | None = None
     """The figures or message behind ``reason``."""
 

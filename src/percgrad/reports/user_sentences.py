@@ -75,16 +75,26 @@ def check_sentence(check: GradCheck) -> str:
                 "differences, does not apply")
     if check.reason == "no-parameters":
         return "there are no parameters that require a gradient: nothing to check"
+    if check.reason == "empty":
+        return (f"there is nothing to compare: {check.detail}, so the check does not apply (it "
+                "passes nothing)")
+    if check.reason == "vacuous":
+        return ("every gradient is exactly 0, autograd's and the finite differences' alike, so the "
+                f"check is vacuous: {check.detail or 'nothing flows back to what is checked'}")
     fast = check.method == "fast"
     worst = check.worst
     left = check.kinks + check.unsettled
     left_text = f" ({left} difference(s) left out: {check.kinks} at kinks, {check.unsettled} " \
-                "unsettled)" if left else ""
+                "unsettled, where autograd's value is still within what the differences allow)" \
+        if left else ""
     if check.passed is None:
         return "no finite difference could be trusted, so the check does not apply" + left_text
     if check.passed:
-        return (f"autograd matches the float64 central differences"
-                f"{' along every random direction' if fast else ' at every entry'}: max relative "
+        judged = sum(g.judged for g in check.groups)
+        what = "random direction" if fast else "entry"
+        where = (f" along every {what}" if fast else f" at every {what}") if not left else \
+            f" at the {judged} {what}(s) it could judge, of {judged + left}"
+        return (f"autograd matches the float64 central differences{where}: max relative "
                 f"error {num(check.max_rel_error, 2)} ≤ {num(check.tolerance, 1)}{left_text}")
     assert worst is not None and worst.worst is not None
     text = (f"{group_label(worst)} disagrees with the finite differences "

@@ -26,6 +26,8 @@ MAX_GROUP_ROWS = 10
 
 def _check_line(check: GradCheck, dtype: str) -> Text:
     sentence = check_sentence(check)
+    if check.reason == "vacuous":
+        return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if check.passed is None:
         return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
     if check.passed:

@@ -178,6 +178,8 @@ def inspect_verdict(report: InspectReport) -> str:
 def _inspect_line(report: InspectReport) -> Text:
     c = report.check
     sentence = inspect_verdict(report)
+    if c.reason == "vacuous":
+        return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if c.passed is None:
         return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
     if c.passed:
