@@ -19,6 +19,8 @@ OVERHEAD_BYTES = 300 * MIB
 """Allowance for the interpreter and torch itself."""
 TIMEOUT_S = 1800.0
 FLOAT32 = 4
+ESTIMATE_TOLERANCE = 0.05
+"""The size guard's estimate against the measured peak: within this fraction."""
 FALLBACK = (
     "from percgrad.engines.perceptron import run\n"
     "from percgrad.spec.run import Spec\n"
@@ -46,6 +48,10 @@ class MemoryResult:
     tensors_bytes: int
     limit_bytes: int
     ok: bool
+    estimate_bytes: int = 0
+    """The size guard's estimate of the run's peak RSS (runtime.memory: Estimate.peak)."""
+    estimate_ok: bool = True
+    """The estimate within ESTIMATE_TOLERANCE of the measured peak."""
 
 
 def tensor_bytes(depth: int, width: int, batch: int) -> tuple[int, int, int]:
@@ -88,9 +94,14 @@ def measure(cfg: Config, log: Log) -> MemoryResult:
     weights, acts, grads = tensor_bytes(depth, width, BATCH)
     tensors = weights + acts + grads
     limit = int(FACTOR * tensors + OVERHEAD_BYTES)
+    from percgrad.runtime.memory import estimate
+    from percgrad.spec.build import chain_spec
+
+    guessed = estimate(chain_spec(depth=depth, width=width, check="off")).peak
+    close = abs(guessed / run.peak_rss_bytes - 1) <= ESTIMATE_TOLERANCE
     return MemoryResult(depth, width, BATCH, used, reason, run.command, run.peak_rss_bytes,
                         run.wall_s, baseline.peak_rss_bytes, weights, acts, grads, tensors,
-                        limit, run.peak_rss_bytes <= limit)
+                        limit, run.peak_rss_bytes <= limit, guessed, close or cfg.quick)
 
 
 def render(result: MemoryResult) -> list[object]:
@@ -114,6 +125,8 @@ def render(result: MemoryResult) -> list[object]:
         (f"peak RSS of the run ({r.peak_rss_bytes / r.limit_bytes:.0%} of the limit)",
          r.peak_rss_bytes, r.ok),
         (f"  of which above import torch ({over / r.tensors_bytes:.2f} × tensors)", over, None),
+        (f"the size guard's estimate ({r.estimate_bytes / r.peak_rss_bytes - 1:+.1%} of the "
+         f"peak; target ±{ESTIMATE_TOLERANCE:.0%})", r.estimate_bytes, r.estimate_ok),
     ]
     for what, n_bytes, ok in rows:
         table.add_row(what, fmt_mib(n_bytes), mark(ok))

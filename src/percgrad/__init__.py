@@ -7,9 +7,29 @@ user's own model and the user's own backward; ``percgrad.phase`` and ``percgrad.
 phase diagram and a topic's worked example.
 """
 
-from percgrad.api import check, explain, inspect, multi, phase, single, vanish
+from __future__ import annotations
+
 from percgrad.errors import PercgradError
 from percgrad.version import __version__
 
+TYPE_CHECKING = False  # not typing's: `import percgrad` imports nothing it does not need
+if TYPE_CHECKING:
+    from typing import Any
+
+    from percgrad.api import check, explain, inspect, multi, phase, single, vanish
+
 __all__ = ["PercgradError", "__version__", "check", "explain", "inspect", "multi", "phase", "single",
            "vanish"]
+_API = ("check", "explain", "inspect", "multi", "phase", "single", "vanish")
+
+
+def __getattr__(name: str) -> Any:
+    """The API's functions, imported on first use: ``import percgrad`` itself stays instant, so
+    that ``python -m percgrad`` handles Ctrl-C before anything heavy is imported."""
+    if name in _API:
+        import percgrad.api
+
+        value = getattr(percgrad.api, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'percgrad' has no attribute {name!r}")

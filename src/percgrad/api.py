@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from percgrad.runtime.progress import Progress, Tracker
+from percgrad.spec import arguments as arg
 from percgrad.spec.build import Matrix, Numbers, chain_spec, comparison, multi_spec, single_spec
 from percgrad.spec.run import Spec
 
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
     from percgrad.reports.phase import PhaseReport
     from percgrad.reports.run import Report
     from percgrad.reports.user import FunctionCheckReport, InspectReport
+
+MAX_SEED = 2**63 - 1
+"""The largest --seed (as Spec takes)."""
+MAX_INSPECT_STEPS = 10_000
+"""engines.inspect.MAX_STEPS (checked here too, before the user's code is imported)."""
+
 
 def run_one(spec: Spec, track: Tracker | None = None) -> Report:
     """One single or multi run, from spec to report (``track``: progress per phase)."""
@@ -30,12 +37,15 @@ def run_one(spec: Spec, track: Tracker | None = None) -> Report:
 def single(*, inputs: int | None = None, x: Matrix | None = None, w: Numbers | None = None,
            b: Numbers | None = None, **options: Any) -> Report:
     """One neuron o = φ(x·wᵀ + b): ``percgrad single`` as a function (same options)."""
+    arg.optional_whole(inputs, "--inputs")
     return run_one(single_spec(inputs=inputs, x=x, w=w, b=b, **options))
 
 
 def multi(*, inputs: int | None = None, outputs: int = 4, hidden: str | Sequence[int] = "",
           x: Matrix | None = None, **options: Any) -> Report:
     """A layer or a multi-layer perceptron: ``percgrad multi`` as a function."""
+    arg.optional_whole(inputs, "--inputs")
+    arg.whole(outputs, "--outputs")
     return run_one(multi_spec(inputs=inputs, outputs=outputs, hidden=hidden, x=x, **options))
 
 
@@ -44,6 +54,10 @@ def vanish(*, compare: str | Sequence[str] | None = None,
            compare_arch: str | Sequence[str] | None = None, spectrum: bool = False,
            **options: Any) -> Report:
     """A deep chain: ``percgrad vanish`` as a function (``compare`` is ``--compare``)."""
+    for value, option in ((compare, "--compare"), (compare_init, "--compare-init"),
+                          (compare_arch, "--compare-arch")):
+        if value is not None:
+            arg.names(value, option)
     spec = chain_spec(spectrum=spectrum, **options)
     steps = spec.chain.steps if spec.chain is not None else 0
     return run_chain(spec, comparison(compare, compare_init, compare_arch, steps),
@@ -63,14 +77,36 @@ def phase(*, progress: Progress | None = None, **options: Any) -> PhaseReport:
     from percgrad.engines.phase import run_phase
     from percgrad.spec.phase import phase_spec
 
+    arg.known(options, arg.keywords(phase_spec), "phase")
+    arg.progress(progress)
+    for name in ("activation", "device", "dtype"):
+        if name in options:
+            arg.text(options[name], f"--{name}")
+    for name in ("sigma_w2", "sigma_b2"):
+        if options.get(name) is not None:
+            options[name] = _grid_text(options[name], f"--{name.replace('_', '-')}")
+    if options.get("lr") is not None:
+        arg.number(options["lr"], "--lr")
+    if "max_memory" in options:
+        arg.size(options["max_memory"])
     return run_phase(phase_spec(**options), progress)
 
 
-def explain(topic: str) -> Example:
+def _grid_text(value: Any, option: str) -> str:
+    """A sweep's values in words (``'1:2:0.5'``, ``'1,1.5'``), from a number or a list too."""
+    if isinstance(value, str):
+        return value
+    items = value if isinstance(value, list | tuple) else [value]
+    return ",".join(repr(arg.number(v, option)) for v in items) if items else \
+        arg.text(value, option)
+
+
+def explain(topic: str, **unknown: Any) -> Example:
     """The numbers of one ``percgrad explain`` topic's worked example, computed now."""
     from percgrad.engines.explain import example
 
-    return example(topic)
+    arg.known(unknown, (), "explain")
+    return example(arg.text(topic, "TOPIC"))
 
 
 def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
@@ -78,14 +114,32 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
             target_column: str | None = None, targets_file: str | None = None,
             state_dict: str | None = None, loss: str = "auto", train: bool = True, steps: int = 0,
             lr: float = 0.1, check: str = "auto", tolerance: float | None = None, seed: int = 0,
-            device: str = "auto", progress: Progress | None = None) -> InspectReport:
+            device: str = "auto", max_memory: int | str | None = None,
+            progress: Progress | None = None, **unknown: Any) -> InspectReport:
     """A user's model, module by module, and its gradient check: ``percgrad inspect`` as a
     function. ``model``: an nn.Module, a callable returning one, or a TARGET string (imported:
     that runs its code); ``inputs``: a tensor or a tuple of them (or ``input_shape``/``data``)."""
     from percgrad.engines.inspect import InspectOptions, inspect_target
 
+    arg.known(unknown, arg.keywords(inspect), "inspect")
+    if input_shape is not None:
+        input_shape = arg.shape(input_shape, "--input-shape")
+    data = arg.path(data, "--data")
+    targets_file = arg.path(targets_file, "--targets")
+    state_dict = arg.path(state_dict, "--state-dict")
+    arg.optional_text(target_column, "--target-column")
+    arg.text(loss, "--loss")
+    arg.flag(train, "--train")
+    arg.whole(steps, "--steps", 0, MAX_INSPECT_STEPS)
+    arg.number(lr, "--lr")
+    arg.text(check, "--check")
+    arg.optional_number(tolerance, "--tolerance")
+    arg.whole(seed, "--seed", -MAX_SEED, MAX_SEED)
+    arg.text(device, "--device")
+    arg.progress(progress)
     options = InspectOptions(loss=loss, train=train, steps=steps, lr=lr, check=check,
-                             tolerance=tolerance, seed=seed, device=device)
+                             tolerance=tolerance, seed=seed, device=device,
+                             max_memory=memory_limit(max_memory))
     return inspect_target(model, inputs, targets=targets, input_shape=input_shape, data=data,
                           target_column=target_column, targets_file=targets_file,
                           state_dict=state_dict, options=options, progress=progress)
@@ -93,11 +147,32 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
 
 def check(fn: Any, *inputs: Any, shapes: str | None = None, check: str = "auto",
           tolerance: float | None = None, seed: int = 0, dtype: str = "float64",
-          progress: Progress | None = None) -> FunctionCheckReport:
+          max_memory: int | str | None = None,
+          progress: Progress | None = None, **unknown: Any) -> FunctionCheckReport:
     """A readable gradcheck of ``fn(*inputs)``: ``percgrad check`` as a function. ``fn``: a
     function of tensors, an autograd.Function (its ``apply``) or a TARGET string; ``inputs``:
     tensors, or ``shapes`` (``"3x4,4"``) for random seeded ones."""
     from percgrad.engines.check import check_target
 
+    arg.known(unknown, arg.keywords(_check), "check")  # (``check`` here is the option)
+    shapes = arg.shapes(shapes, "--shapes")  # type: ignore[assignment]
+    arg.text(check, "--check")
+    arg.optional_number(tolerance, "--tolerance")
+    arg.whole(seed, "--seed", -MAX_SEED, MAX_SEED)
+    arg.text(dtype, "--dtype")
+    arg.progress(progress)
     return check_target(fn, list(inputs), shapes=shapes, method=check, tolerance=tolerance,
-                        seed=seed, dtype=dtype, progress=progress)
+                        seed=seed, dtype=dtype, progress=progress,
+                        max_memory=memory_limit(max_memory))
+
+
+_check = check
+
+
+def memory_limit(value: int | str | None) -> int | None:
+    """``max_memory`` in bytes: a size like ``"2G"`` or a whole number of bytes (None: what
+    the device has free)."""
+    from percgrad.spec.parse import parse_size
+
+    value = arg.size(value)
+    return parse_size(value) if isinstance(value, str) else value

@@ -16,6 +16,7 @@ PHASE = {"activation": "tanh", "depth": 8, "width": 16, "sigma_w2": "1,2", "sigm
          "device": "cpu"}
 
 
+@pytest.mark.cli
 def test_phase_is_the_cli_document() -> None:
     report = percgrad.phase(**PHASE)
     result = CliRunner().invoke(app, ["phase", "--activation", "tanh", "--depth", "8", "--width", "16",

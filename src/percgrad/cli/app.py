@@ -12,8 +12,16 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from percgrad.cli import interrupt, streams
 from percgrad.cli.commands import check, explain, inspect, multi, phase, single, vanish
-from percgrad.cli.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, err_console
+from percgrad.cli.output import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    StdoutGone,
+    err_console,
+    on_broken_pipe,
+    say_interrupted,
+)
 from percgrad.cli.usage import ABORTS, USAGE_ERRORS, usage_message
 from percgrad.version import __version__
 
@@ -26,31 +34,80 @@ class PercgradGroup(TyperGroup):
              **extra: Any) -> Any:
         """Run the CLI; format usage errors ourselves."""
         argv = list(sys.argv[1:] if args is None else args)
+        interrupt.said(False)
         try:
             code = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
         except USAGE_ERRORS as exc:
-            message = usage_message(exc, argv, list(self.commands))
+            message = usage_message(exc, argv, list(self.commands), self._options())
             err_console().print(f"[bold red]Error:[/] {escape(message)}")
             code = EXIT_BAD_INPUT
-        except ABORTS:
-            err_console().print("Interrupted.")
+        except (*ABORTS, KeyboardInterrupt):
             code = EXIT_INTERRUPTED
+        except StdoutGone:  # --help into `| head`: the reader has what it wanted
+            code = 0
+        if code == EXIT_INTERRUPTED:  # Typer ends a Ctrl-C it caught with 130, silently
+            say_interrupted()
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; a Ctrl-C outside the command's own pipeline is said too (Typer
+        would end with 130 silently)."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            say_interrupted()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        """A command, its flags shown without a ``<bool>`` metavar (they take no value)."""
+        """A command, its flags shown without a ``<bool>`` metavar (they take no value), its
+        numbers read strictly (ASCII digits, at most 2**63−1)."""
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             _no_flag_metavars(command)
+            _strict_numbers(command)
         return command
+
+    def _options(self) -> dict[str, list[str]]:
+        """Every command's option names (for "no such option" hints)."""
+        return {name: [o for p in command.params for o in (*p.opts, *p.secondary_opts)]
+                for name, command in self.commands.items()}
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """The group's help, its own flags without a metavar too."""
         _no_flag_metavars(self)
         super().format_help(ctx, formatter)
+
+
+def _strict_numbers(command: Any) -> None:
+    """Whole numbers and numbers typed for Typer's int and float options are read by
+    spec.parse (ASCII digits only, a sane length and size) before Typer converts them."""
+    from typer import BadParameter
+
+    from percgrad.errors import PercgradError
+    from percgrad.spec.parse import strict_float, strict_int
+
+    for param in command.params:
+        kind = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        if kind not in (int, float) or getattr(param, "_strict", False):
+            continue
+        original = param.process_value
+        names = [o for o in param.opts if o.startswith("--")] or list(param.opts) or [param.name]
+
+        def process_value(ctx: Any, value: Any, _original: Any = original, _param: Any = param,
+                          _read: Any = strict_int if kind is int else strict_float,
+                          _option: str = names[0]) -> Any:
+            if isinstance(value, str):
+                try:
+                    value = _read(value, _option)
+                except PercgradError as exc:
+                    raise BadParameter(exc.message, ctx=ctx, param=_param) from None
+            return _original(ctx, value)
+
+        param.process_value = process_value
+        param._strict = True
 
 
 def _no_flag_metavars(command: Any) -> None:
@@ -96,8 +153,12 @@ app.command(name="phase", help=phase.HELP)(phase.phase)
 def _version(value: bool) -> None:
     """--version: percgrad's version and the installed torch build, then exit."""
     if value:
-        typer.echo(f"percgrad {__version__}")
-        typer.echo(torch_build())
+        try:
+            typer.echo(f"percgrad {__version__}")
+            typer.echo(torch_build())
+        except BrokenPipeError:  # `percgrad --version | head -0`: exit 0 quietly
+            streams.silence(sys.stdout)
+            raise StdoutGone from None
         raise typer.Exit()
 
 
@@ -141,5 +202,34 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: Ctrl-C, a closed or non-UTF-8 stdout and a reader that goes
+    away (``| head``) end in an exit status and at most one line, never a traceback."""
+    interrupt.install()
+    if not streams.prepare():
+        err_console().print("[bold red]Error:[/] stdout: it is closed, so nothing can be printed; "
+                            "leave it open or redirect it (> report.txt, > /dev/null)")
+        sys.exit(EXIT_BAD_INPUT)
+    from rich.console import Console
+
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]  # not exit 1
+    code: Any = 0
+    try:
+        interrupt.arm()
+        app()
+    except SystemExit as exc:
+        code = exc.code
+    except KeyboardInterrupt:
+        interrupt.disarm()
+        say_interrupted()
+        code = EXIT_INTERRUPTED
+    except StdoutGone:
+        code = 0
+    except OSError as exc:  # stderr itself cannot be written (2> /dev/full): say it if we can
+        streams.say(f"Error: cannot write the output: {exc.strerror or exc}")
+        code = EXIT_BAD_INPUT
+    interrupt.disarm()
+    streams.finish()
+    interrupt.ignore()
+    if code == EXIT_INTERRUPTED:
+        interrupt.forget_caught_interrupt()
+    sys.exit(code)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def _given(argv: list[str], names: Sequence[str]) -> str | None:
@@ -17,17 +17,40 @@ def _given(argv: list[str], names: Sequence[str]) -> str | None:
     return None
 
 
-def usage_message(exc: Exception, argv: list[str], commands: Sequence[str]) -> str:
-    """A Click usage error as one line; ``commands`` are offered when the command is unknown."""
+def _no_such_option(exc: Exception, options: Mapping[str, Sequence[str]] | None) -> str:
+    """``--x: no such option`` and a hint: the commands that take it, else the closest of this
+    command's own options, else --help."""
+    import difflib
+
+    name: str = getattr(exc, "option_name", "") or ""
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(getattr(ctx, "command", None), "name", None)
+    own = [o for o in (options or {}).get(command or "", getattr(exc, "possibilities", None) or [])]
+    flag = name.split("=", 1)[0]
+    takers = [c for c, opts in (options or {}).items() if c != command and flag in opts]
+    if takers:
+        where = f"{', '.join(takers[:-1])} and {takers[-1]}" if len(takers) > 1 else takers[0]
+        if command not in (options or {}):  # the group itself: percgrad --json single
+            return f"{name}: no such option before the command; give it after one: {where}"
+        return (f"{name}: no such option for percgrad {command}; {where} "
+                f"{'take' if len(takers) > 1 else 'takes'} it")
+    candidates = [o for o in own if o.startswith("--")] or list(own)
+    close = difflib.get_close_matches(flag, candidates, n=1, cutoff=0.7)
+    hint = f"; did you mean {close[0]}?" if close else "; see --help for the options"
+    return f"{name}: no such option{hint}"
+
+
+def usage_message(exc: Exception, argv: list[str], commands: Sequence[str],
+                  options: Mapping[str, Sequence[str]] | None = None) -> str:
+    """A Click usage error as one line; ``commands`` are offered when the command is unknown,
+    ``options`` (every command's option names) say which commands take an unknown option."""
     import difflib
 
     from typer import _click
 
     text = getattr(exc, "message", str(exc))
     if isinstance(exc, _click.exceptions.NoSuchOption):
-        close = difflib.get_close_matches(exc.option_name, exc.possibilities or [], n=1)
-        hint = f"; did you mean {close[0]}?" if close else "; see --help for the options"
-        return f"{exc.option_name}: no such option{hint}"
+        return _no_such_option(exc, options)
     if isinstance(exc, _click.exceptions.BadOptionUsage):
         return f"{exc.option_name}: needs a value" if "requires an argument" in text else \
             f"{exc.option_name}: {text}"

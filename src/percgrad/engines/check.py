@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from percgrad.engines.user_code import hosted
 from percgrad.engines.user_data import random_tensor
 from percgrad.errors import PercgradError
 from percgrad.gradcheck.blackbox import BlackBoxDifferences
@@ -48,10 +49,11 @@ def _shapes_text(inputs: Sequence[Any]) -> str:
 
 def call_user(fn: Callable[..., Any], args: Sequence[Any], name: str, what: str = "calling") -> Any:
     """``fn(*args)``, any exception from the user's code as a PercgradError naming TARGET."""
-    from percgrad.engines.user_code import _first_line, _where
+    from percgrad.engines.user_code import _first_line, _where, hosted
 
     try:
-        return fn(*args)
+        with hosted(what.removesuffix("calling") + name):  # "f called sys.exit(5)"
+            return fn(*args)
     except PercgradError:
         raise
     except Exception as exc:
@@ -64,9 +66,17 @@ def _analytic(fn: Callable[..., Any], inputs: list[Any], float_idx: list[int],
               ) -> tuple[list[list[Tensor]], list[Tensor], list[Tensor]]:
     """Autograd's ∂(v_k·f_k)/∂x for every output k and checked input x, the cotangents v_k
     (drawn when not given) and the outputs."""
-    outs = _outputs(call_user(fn, inputs, name))
+    with torch.enable_grad():  # whatever the caller's (or the user's code's) setting
+        outs = _outputs(call_user(fn, inputs, name))
     if not outs:
-        raise PercgradError(f"{name} returned no floating-point tensor to differentiate", "TARGET")
+        raise PercgradError(f"{name} returned no floating-point tensor to differentiate (a "
+                            "whole-number output, .long() or argmax, carries no gradient)",
+                            "TARGET")
+    empty = [tuple(o.shape) for o in outs if o.numel() == 0]
+    if len(empty) == len(outs):
+        shape = "×".join(map(str, empty[0])) or "scalar"
+        raise PercgradError(f"{name} returned an output with no entries (shape {shape}): there "
+                            "is no derivative to check", "TARGET")
     if cotangents is None:
         cotangents = [random_tensor(tuple(o.shape), seed, torch.float64, o.device,
                                     salt=COTANGENT_SALT + k) for k, o in enumerate(outs)]
@@ -78,7 +88,11 @@ def _analytic(fn: Callable[..., Any], inputs: list[Any], float_idx: list[int],
             continue
         e = (v.to(o.dtype) * o).sum()
         try:
-            got = torch.autograd.grad(e, leaves, retain_graph=k + 1 < len(outs), allow_unused=True)
+            with hosted(f"the backward pass of {name}"):
+                got = torch.autograd.grad(e, leaves, retain_graph=k + 1 < len(outs),
+                                          allow_unused=True)
+        except PercgradError:
+            raise
         except Exception as exc:
             from percgrad.engines.user_code import _first_line, _where
 
@@ -91,9 +105,11 @@ def _analytic(fn: Callable[..., Any], inputs: list[Any], float_idx: list[int],
 def check_function(fn: Callable[..., Any], inputs: Sequence[Any], names: Sequence[str] | None = None,
                    method: str = "auto", tolerance: float | None = None, seed: int = 0,
                    dtype: str = "float64", target: str = "", function: str = "",
-                   progress: Progress | None = None) -> FunctionCheckReport:
+                   progress: Progress | None = None,
+                   notes: Sequence[Note] = ()) -> FunctionCheckReport:
     """Check ``fn(*inputs)``: autograd in ``dtype`` against float64 central differences, for
-    every floating-point input (other arguments are passed as they are)."""
+    every floating-point input (other arguments are passed as they are); ``notes``: what the
+    loading of the user's code found."""
     started = time.perf_counter()
     name = function or getattr(fn, "__name__", "the function")
     if dtype not in ("float32", "float64"):
@@ -103,6 +119,9 @@ def check_function(fn: Callable[..., Any], inputs: Sequence[Any], names: Sequenc
     float_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.is_floating_point()]
     if not float_idx:
         raise PercgradError(f"{name} has no floating-point tensor input to check", "--shapes")
+    if all(inputs[i].numel() == 0 for i in float_idx):
+        raise PercgradError(f"every input of {name} has no entries: there is nothing to "
+                            "differentiate by", "--shapes")
     labels = list(names) if names is not None and len(names) == len(inputs) else \
         [f"arg{i}" for i in range(len(inputs))]
     shapes = [tuple(inputs[i].shape) for i in float_idx]
@@ -121,7 +140,7 @@ def check_function(fn: Callable[..., Any], inputs: Sequence[Any], names: Sequenc
     analytic_s = time.perf_counter() - started
     settings = {"method": chosen, "requested": method, "tolerance": tol, "seed": seed,
                 "dtype": dtype, "inputs": "given"}
-    notes: list[Note] = []
+    notes = list(notes)
     if chosen == "off":
         check = GradCheck("off", tol, None, None, reason="off")
         return FunctionCheckReport(target, name, list(zip([labels[i] for i in float_idx], shapes)),
@@ -139,7 +158,9 @@ def check_function(fn: Callable[..., Any], inputs: Sequence[Any], names: Sequenc
         args = list(x64)
         for j, i in enumerate(float_idx):
             args[i] = row[starts[j]:starts[j + 1]].view(shapes[j])
-        outs = _outputs(fn(*args))
+        # a later call that fails (the function raises on its third call) is the user's error:
+        # named, exit 2 (under vmap the error only sends the check to its plain loop)
+        outs = _outputs(call_user(fn, args, name, "during the finite differences, calling"))
         if len(flat_v) == 1:
             return torch.vdot(flat_v[0], outs[0].reshape(-1).to(torch.float64))
         return torch.stack([torch.vdot(v, o.reshape(-1).to(torch.float64))
@@ -189,12 +210,32 @@ def _values(spec: Objective, diffs: BlackBoxDifferences) -> list[dict[str, Any]]
     return out
 
 
+def _guard(shapes: Sequence[tuple[int, ...]], size: int, method: str,
+           limit: int | None) -> None:
+    """Refuse a check whose floor (runtime.memory.function_floor) cannot fit, before its
+    inputs are drawn."""
+    from percgrad.runtime import memory
+    from percgrad.runtime.device import available_bytes
+
+    count = sum(max(1, math.prod(s)) for s in shapes)
+    parts = memory.function_floor(count, len(shapes), size, judge.method(method, count))
+    memory.guard_floor(parts, available_bytes(torch.device("cpu")), limit, "cpu",
+                       "--shapes, --check off", "--shapes")
+
+
 def check_target(fn: Any, inputs: list[Any], shapes: str | Sequence[Sequence[int]] | None = None,
                  method: str = "auto", tolerance: float | None = None, seed: int = 0,
-                 dtype: str = "float64", progress: Progress | None = None) -> FunctionCheckReport:
+                 dtype: str = "float64", progress: Progress | None = None,
+                 max_memory: int | None = None) -> FunctionCheckReport:
     """``check`` from what the user gives: a TARGET string or a function, and tensors or the
     shapes of random seeded ones (N(0, 1), each input its own stream)."""
-    from percgrad.engines.user_code import parameter_names, resolve_function
+    from percgrad.engines.user_code import (
+        GlobalState,
+        guest_run,
+        loaded_state,
+        parameter_names,
+        resolve_function,
+    )
     from percgrad.engines.user_data import parse_shapes
 
     judge.method(method, 0)
@@ -209,13 +250,19 @@ def check_target(fn: Any, inputs: list[Any], shapes: str | Sequence[Sequence[int
         sizes = parse_shapes(shapes) if isinstance(shapes, str) else \
             [tuple(int(v) for v in s) for s in shapes]
     target = fn if isinstance(fn, str) else ""
-    func, name = resolve_function(fn)
-    if sizes is not None:
-        compute = torch.float64 if dtype == "float64" else torch.float32
-        inputs = [random_tensor(s, seed, compute, salt=i) for i, s in enumerate(sizes)]
-    names = parameter_names(func, len(inputs))
-    report = check_function(func, inputs, names, method, tolerance, seed, dtype, target, name,
-                            progress)
+    compute = torch.float64 if dtype == "float64" else torch.float32
+    given = [tuple(x.shape) for x in inputs if isinstance(x, Tensor) and x.is_floating_point()]
+    _guard(sizes if sizes is not None else given, compute.itemsize, method, max_memory)
+    with guest_run(seed):
+        # --seed seeds torch, NumPy and random before the user's code is imported
+        before = GlobalState.now()
+        func, name = resolve_function(fn)
+        loaded = loaded_state(before, seed)
+        if sizes is not None:
+            inputs = [random_tensor(s, seed, compute, salt=i) for i, s in enumerate(sizes)]
+        names = parameter_names(func, len(inputs))
+        report = check_function(func, inputs, names, method, tolerance, seed, dtype, target, name,
+                                progress, loaded)
     report.settings["inputs"] = f"N(0, 1) of shapes {shapes}" if sizes is not None else "given"
     if sizes is not None:
         report.settings["shapes"] = [list(s) for s in sizes]

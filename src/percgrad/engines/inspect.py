@@ -23,11 +23,27 @@ from percgrad.engines.localise import localise
 from percgrad.engines.model_check import check_model, float64_copy, to_float64
 from percgrad.engines.model_loss import resolve_loss
 from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass
-from percgrad.engines.user_code import _first_line, resolve_module
-from percgrad.engines.user_data import check_sources, load_state, model_data, read_state_dict
+from percgrad.engines.user_code import (
+    GlobalState,
+    _first_line,
+    check_usable,
+    guest_errors,
+    guest_run,
+    loaded_state,
+    resolve_module,
+)
+from percgrad.engines.user_data import (
+    check_sources,
+    load_state,
+    model_data,
+    model_dtype,
+    parse_shape,
+    read_state_dict,
+)
 from percgrad.errors import PercgradError
 from percgrad.reports.user import GradCheck, HistoryStep, InspectReport, Localisation, ModuleStats, Note
-from percgrad.runtime.device import device_info, resolve_device
+from percgrad.runtime import memory
+from percgrad.runtime.device import available_bytes, device_info, resolve_device
 from percgrad.runtime.progress import Progress
 from percgrad.spec import check as judge
 from percgrad.version import __version__
@@ -47,6 +63,8 @@ class InspectOptions:
     tolerance: float | None = None
     seed: int = 0
     device: str = "auto"
+    max_memory: int | None = None
+    """Bytes the run may use (--max-memory); None: what the device has free."""
 
 
 def _history(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor | None,
@@ -81,8 +99,10 @@ def _history(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
 def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | None = None,
                   options: InspectOptions | None = None, target: str = "",
                   progress: Progress | None = None,
-                  settings: dict[str, Any] | None = None) -> InspectReport:
-    """Everything ``percgrad inspect`` shows, for ``model`` on ``inputs``."""
+                  settings: dict[str, Any] | None = None,
+                  notes: Sequence[Note] = ()) -> InspectReport:
+    """Everything ``percgrad inspect`` shows, for ``model`` on ``inputs`` (``notes``: what the
+    loading of the user's code found, e.g. that it turned autograd off)."""
     opts = options or InspectOptions()
     if isinstance(opts.steps, bool) or not isinstance(opts.steps, int) or not 0 <= opts.steps <= MAX_STEPS:
         raise PercgradError(f"must be a whole number from 0 to {MAX_STEPS}, got {opts.steps!r}",
@@ -95,7 +115,16 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     device = resolve_device(opts.device)
     kind = resolve_loss(opts.loss, targets is not None)
     tol = judge.tolerance("float64", opts.tolerance)
-    notes: list[Note] = []
+    notes = list(notes)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        total = sum(p.numel() for p in model.parameters())
+        raise PercgradError(
+            f"{type(model).__name__} has no parameters that require a gradient "
+            f"({total:,} parameter(s), none with requires_grad=True): inspect shows ‖∂E/∂W‖ and "
+            "checks it, so there is nothing to look at; unfreeze them, or check the model as a "
+            "function of its input with percgrad check", "TARGET")
+    _guard(model, inputs, opts, device)
     work = copy.deepcopy(model)
     no_inplace(work)
     work.to(device)
@@ -113,13 +142,16 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
             notes.append(Note("batch-one"))
         history = None
         if opts.steps:
-            history = _history(work, args, kind, t, opts, first, stats, notes, progress)
+            with guest_errors("while training, the model"):
+                history = _history(work, args, kind, t, opts, first, stats, notes, progress)
     stats_s = time.perf_counter() - started
     called = {s.name for s in stats}
     idle = [label(n) for n, _ in leaves(model) if label(n) not in called]
     if idle:
         notes.append(Note("not-called", tuple(idle)))
-    check, localisation = _check_and_localise(model, args, kind, t, opts, tol, stats, notes, progress)
+    with guest_errors("during the gradient check (a later call than the first pass), the model"):
+        check, localisation = _check_and_localise(model, args, kind, t, opts, tol, stats, notes,
+                                                  progress)
     numeric_s = time.perf_counter() - started - stats_s
     n_params = sum(p.numel() for p in model.parameters())
     return InspectReport(
@@ -136,6 +168,23 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
         diagnosis=diagnosis, check=check, localisation=localisation, history=history,
         notes=notes, timing={"stats_s": stats_s, "check_s": numeric_s}, version=__version__,
     )
+
+
+def _guard(model: nn.Module, inputs: Sequence[Any], opts: InspectOptions,
+           device: torch.device) -> None:
+    """Refuse a run whose floor (inputs and parameters; see runtime.memory) cannot fit."""
+    entries = sum(a.numel() for a in inputs if isinstance(a, Tensor))
+    _guard_sizes(entries, model, opts, device)
+
+
+def _guard_sizes(entries: int, model: nn.Module, opts: InspectOptions,
+                 device: torch.device) -> None:
+    params = sum(p.numel() for p in model.parameters())
+    size = model_dtype(model).itemsize
+    method = judge.method(opts.check, params)
+    parts = memory.model_floor(entries, params, size, method)
+    memory.guard_floor(parts, available_bytes(device), opts.max_memory, str(device),
+                       "--input-shape (or --data), --check off", "--input-shape")
 
 
 def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Tensor | None,
@@ -178,15 +227,26 @@ def inspect_target(model: Any, inputs: Any = None, *, targets: Any = None,
     resolve_loss(opts.loss, True)
     judge.method(opts.check, 0)
     check_sources(inputs, input_shape, data, targets, targets_file)
-    module = resolve_module(model)
-    if state_dict is not None:
-        load_state(module, read_state_dict(Path(state_dict)))
-    got = model_data(module, inputs, targets, input_shape, data, target_column, targets_file,
-                     opts.seed)
-    settings = {"input_shape": None if input_shape is None else list(got.args[0].shape),
-                "data": None if data is None else str(data),
-                "targets": "file" if got.targets_from_file else
-                ("given" if targets is not None else None),
-                "state_dict": None if state_dict is None else str(state_dict), "inputs": got.source}
-    return inspect_model(module, got.args, got.targets, opts, model if isinstance(model, str) else "",
-                         progress, settings)
+    with guest_run(opts.seed):
+        # --seed seeds torch, NumPy and random before the user's code is imported or built
+        before = GlobalState.now()
+        module = resolve_module(model)
+        loaded = loaded_state(before, opts.seed)
+        if state_dict is not None:
+            load_state(module, read_state_dict(Path(state_dict)))
+        check_usable(module, model if isinstance(model, str) else type(module).__name__)
+        if input_shape is not None:
+            # before the inputs exist: a shape too large for memory is refused, not allocated
+            shape = parse_shape(input_shape, "--input-shape") if isinstance(input_shape, str) \
+                else tuple(input_shape)
+            _guard_sizes(math.prod(shape), module, opts, resolve_device(opts.device))
+        got = model_data(module, inputs, targets, input_shape, data, target_column, targets_file,
+                         opts.seed)
+        settings = {"input_shape": None if input_shape is None else list(got.args[0].shape),
+                    "data": None if data is None else str(data),
+                    "targets": "file" if got.targets_from_file else
+                    ("given" if targets is not None else None),
+                    "state_dict": None if state_dict is None else str(state_dict),
+                    "inputs": got.source}
+        return inspect_model(module, got.args, got.targets, opts,
+                             model if isinstance(model, str) else "", progress, settings, loaded)

@@ -91,19 +91,33 @@ def param_objective(module: nn.Module, args: Sequence[Any], kwargs: dict[str, An
         return finish(module(*call_args(row), **kwargs))
 
     row_bytes = 8 * 4 * sum(o.numel() for o in outs)
-    return Objective(theta, names, shapes, fn, [grads], torch.tensor([magnitude]), None, row_bytes,
-                     loop_fn)
+    shared = shares_parameters(module)
+    return Objective(theta, names, shapes, loop_fn if shared else fn, [grads],
+                     torch.tensor([magnitude]), None, row_bytes, loop_fn, vectorize=not shared)
+
+
+def shares_parameters(module: nn.Module) -> bool:
+    """Whether one parameter sits in two places of ``module`` (the same nn.Linear used twice):
+    torch.func.functional_call then leaves plain tensors where the shared parameter was (and
+    batched ones under vmap), so the check writes each row into the parameters, in a loop."""
+    every = sum(1 for _ in module.named_parameters(remove_duplicate=False))
+    return every != sum(1 for _ in module.named_parameters())
 
 
 @contextmanager
 def restored(module: nn.Module) -> Iterator[None]:
-    """The module's parameters as they were, after a check that wrote rows into them."""
-    saved = [p.detach().clone() for p in module.parameters()]
+    """The module's parameters as they were, after a check that wrote rows into them: the
+    Parameter objects themselves put back where a functional call left another tensor, then
+    their values."""
+    saved = [(m, name, p, p.detach().clone()) for m in module.modules()
+             for name, p in m._parameters.items() if p is not None]
     try:
         yield
     finally:
         with torch.no_grad():
-            for p, v in zip(module.parameters(), saved):
+            for m, name, p, v in saved:
+                if m._parameters.get(name) is not p:
+                    m._parameters[name] = p
                 p.copy_(v)
 
 

@@ -13,6 +13,7 @@ from torch import Tensor
 from percgrad.engines.hooks import float_tensors
 from percgrad.errors import PercgradError
 from percgrad.reports.user import Note
+from percgrad.spec.seeds import stream_seed
 
 LOSSES = ("auto", "mse", "bce", "cross-entropy", "sum")
 
@@ -46,7 +47,7 @@ def resolve_loss(loss: str, has_targets: bool) -> str:
 
 def random_targets(kind: str, out: Tensor, seed: int) -> Tensor | None:
     """Seeded targets for a loss that needs them when none were given."""
-    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + 77)
+    gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, 77))
     if kind == "mse":
         return torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out)
     if kind == "bce":

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from percgrad.engines.hooks import Record, hooked, label, leaves, own_parameters
 from percgrad.engines.model_loss import loss_value, main_output, random_targets
-from percgrad.engines.user_code import _first_line, _where
+from percgrad.engines.user_code import _first_line, _where, hosted
 from percgrad.errors import PercgradError
 from percgrad.gradcheck.compare import frobenius
 from percgrad.reports.user import ModuleStats, Note
@@ -34,7 +34,8 @@ class Pass:
 def call_model(model: nn.Module, args: Sequence[Any]) -> Any:
     """``model(*args)``, what it raises as a PercgradError that says where in the user's code."""
     try:
-        return model(*args)
+        with hosted("the model's forward pass"):
+            return model(*args)
     except PercgradError:
         raise
     except Exception as exc:
@@ -52,8 +53,11 @@ def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
     were given (returned, so that later steps reuse them)."""
     notes: list[Note] = []
     model.zero_grad(set_to_none=True)
-    with hooked(model) as records:
+    # autograd on whatever the caller's (or the user's code's) setting: a pass without it would
+    # show every ‖∂E/∂W‖ as 0 and call the model healthy
+    with hooked(model) as records, torch.enable_grad():
         out = main_output(call_model(model, args), notes)
+        usable_output(out)
         if kind != "sum" and targets is None:
             targets = random_targets(kind, out.detach(), seed)
             notes.append(Note("random-targets"))
@@ -67,6 +71,23 @@ def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
     grads = {name: (None if p.grad is None else p.grad.detach().clone())
              for name, p in model.named_parameters()}
     return Pass(float(e.detach()), tuple(out.shape), records, grads, notes), targets
+
+
+def usable_output(out: Tensor) -> None:
+    """Refuse an output no gradient can be read from: not floating-point (``.long()``, a mask:
+    no gradient flows through it) or without entries (an empty batch, a slice to nothing)."""
+    shape = "×".join(map(str, out.shape)) or "scalar"
+    if not out.is_floating_point():
+        raise PercgradError(
+            f"the model's output is a {str(out.dtype).removeprefix('torch.')} tensor (shape "
+            f"{shape}), not a real floating-point one: no gradient flows through it (a .long() "
+            "or an argmax at the end?), so every ‖∂E/∂W‖ would be 0; return the floating-point "
+            "values",
+            "TARGET")
+    if out.numel() == 0:
+        raise PercgradError(
+            f"the model's output has no entries (shape {shape}): E and every gradient would be "
+            "0 by construction; give a batch of at least one sample", "TARGET")
 
 
 def _norm(tensors: Sequence[Tensor]) -> float:

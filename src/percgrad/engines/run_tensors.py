@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from percgrad.gradcheck.network import NumericResult
 from percgrad.network.functions import Activation
@@ -36,8 +37,33 @@ class Run:
         return self.net.layers[-1].act
 
 
+FINITE_CHUNK = 2**20
+"""Entries checked together by one isfinite call (a deep chain of narrow layers has thousands of
+tiny tensors; one call per tensor costs more than the check itself)."""
+
+
+def _all_finite(tensors: list[Tensor]) -> bool:
+    """Whether every entry of ``tensors`` is finite: small ones joined into chunks of at most
+    FINITE_CHUNK entries, so that memory stays bounded and calls few."""
+    group: list[Tensor] = []
+    size = 0
+    for t in [*tensors, None]:
+        if t is None or (group and size + t.numel() > FINITE_CHUNK):
+            if group and not bool(torch.isfinite(torch.cat([g.reshape(-1) for g in group])).all()):
+                return False
+            group, size = [], 0
+        if t is not None:
+            group.append(t)
+            size += t.numel()
+    return True
+
+
 def first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
     """Where a value first turned NaN or ±∞: forward, then the loss, then each backward pass."""
+    everything = [t for tr in fwd.traces for t in (tr.a, tr.z, tr.out)] + [fwd.loss.reshape(1)]
+    everything += [t for g in grads for t in (*g.deltas, *g.weights)]
+    if len({t.dtype for t in everything}) == 1 and _all_finite(everything):
+        return None  # the common case, in few calls; the search below names the first culprit
     for k, tr in enumerate(fwd.traces):
         if not bool(torch.isfinite(tr.a).all()):
             return f"layer {k + 1} pre-activation a{k + 1}"
@@ -48,10 +74,11 @@ def first_nonfinite(fwd: Forward, grads: list[Gradients]) -> str | None:
     if not bool(torch.isfinite(fwd.loss)):
         return "the loss"
     for g in grads:
-        for k in range(len(g.weights) - 1, -1, -1):
+        weights = g.weights  # a list built on each access: once per pass keeps this linear in depth
+        for k in range(len(weights) - 1, -1, -1):
             if not bool(torch.isfinite(g.deltas[k]).all()):
                 return f"layer {k + 1} back-propagated gradient δ{k + 1}"
-            if not bool(torch.isfinite(g.weights[k]).all()):
+            if not bool(torch.isfinite(weights[k]).all()):
                 return f"layer {k + 1} gradient ∂E/∂W{k + 1}"
     return None
 

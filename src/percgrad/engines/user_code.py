@@ -7,10 +7,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import random
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from percgrad.errors import PercgradError
 
 OPTION = "TARGET"
+_PERCGRAD = Path(__file__).resolve().parents[1]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -25,11 +28,168 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
+def _thrown(exc: BaseException) -> str:
+    """What a BaseException that is not an Exception did: ``called sys.exit(0)``, or ``raised
+    GeneratorExit: …`` with a word on why it cannot be left to propagate."""
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
+    return f"raised {_first_line(exc)} (a BaseException, which would end percgrad itself)"
+
+
+def _is_guest_frame(filename: str) -> bool:
+    """Whether a traceback frame is the user's code: not percgrad's, torch's or the standard
+    library's."""
+    import sysconfig
+
+    path = Path(filename)
+    if not path.is_absolute() or filename.startswith("<"):
+        return False
+    try:
+        resolved = path.resolve()
+    except OSError:
+        return False
+    stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+    skipped = [_PERCGRAD, stdlib]
+    torch_module = sys.modules.get("torch")
+    if torch_module is not None and getattr(torch_module, "__file__", None):
+        skipped.append(Path(torch_module.__file__).resolve().parent)  # type: ignore[arg-type]
+    return not any(resolved.is_relative_to(root) for root in skipped)
+
+
+def _in_percgrad(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(_PERCGRAD)
+    except (OSError, ValueError):
+        return False
+
+
+def from_guest(exc: BaseException) -> bool:
+    """Whether ``exc`` went through the user's code (a frame of it in the traceback)."""
+    return any(_is_guest_frame(f.filename) for f in traceback.extract_tb(exc.__traceback__))
+
+
+@contextmanager
+def guest_errors(what: str) -> Iterator[None]:
+    """Run a later call of the user's code (``what``: ``during the finite differences, the
+    model``): an exception that went through their code becomes a PercgradError naming TARGET
+    and where; percgrad's own bugs pass on (exit 3). BaseExceptions are ``hosted``'s."""
+    try:
+        yield
+    except PercgradError:
+        raise
+    except Exception as exc:
+        if not from_guest(exc):
+            raise
+        raise PercgradError(f"{what} raised {_first_line(exc)}{_where(exc)}", OPTION) from None
+
+
+@contextmanager
+def hosted(what: str) -> Iterator[None]:
+    """Run the user's code (``what``: ``importing 'm.py'``): ``sys.exit()`` and any other
+    BaseException but KeyboardInterrupt (Ctrl-C stays percgrad's: exit 130) become a
+    PercgradError naming TARGET, so that the user's code can neither end percgrad with its own
+    status nor read as a failed check."""
+    try:
+        yield
+    except (Exception, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        raise PercgradError(f"{what} {_thrown(exc)}{_where(exc)}", OPTION) from None
+
+
+@dataclass
+class GlobalState:
+    """torch's, NumPy's and Python's process-wide settings that a user's code can change:
+    autograd on or off, the default dtype, and the three random generators."""
+
+    grad: bool
+    dtype: Any
+    torch_rng: Any
+    numpy_rng: Any
+    python_rng: Any
+    seed: int
+
+    @classmethod
+    def now(cls) -> GlobalState:
+        """The settings as they are."""
+        import numpy as np
+        import torch
+
+        return cls(torch.is_grad_enabled(), torch.get_default_dtype(), torch.get_rng_state(),
+                   np.random.get_state(), random.getstate(), torch.initial_seed())
+
+    def restore(self, rng: bool = True) -> None:
+        """Put the settings back (the generators too with ``rng``)."""
+        import numpy as np
+        import torch
+
+        torch.set_grad_enabled(self.grad)
+        torch.set_default_dtype(self.dtype)
+        if rng:
+            torch.set_rng_state(self.torch_rng)
+            np.random.set_state(self.numpy_rng)
+            random.setstate(self.python_rng)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, NumPy and Python's ``random`` from ``seed`` (as a script's first line would),
+    before the user's code is imported or built: a model drawn at random then is the same run
+    after run, and another seed draws another."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(seed % 2**64)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+@contextmanager
+def guest_run(seed: int) -> Iterator[None]:
+    """One inspect or check of the user's code: the caller's global settings saved, torch,
+    NumPy and ``random`` seeded, BaseExceptions named, and every setting restored at the end."""
+    saved = GlobalState.now()
+    seed_everything(seed)
+    try:
+        with hosted("the target's code"):
+            yield
+    finally:
+        saved.restore()
+
+
+def loaded_state(before: GlobalState, seed: int) -> list[Any]:
+    """After the user's code was imported and built: Notes on what it changed that matters
+    (autograd turned off, the default dtype, torch reseeded), autograd and the default dtype
+    put back for percgrad's own work (its passes run with autograd on whatever the setting)."""
+    import torch
+
+    from percgrad.reports.user import Note
+
+    notes = []
+    if torch.is_grad_enabled() != before.grad:
+        notes.append(Note("grad-mode", text=(
+            f"the target's code turned autograd {'off' if before.grad else 'on'} "
+            f"(torch.set_grad_enabled) when it was imported or built; percgrad runs its passes "
+            f"with autograd on and put the setting back")))
+    dtype = torch.get_default_dtype()
+    if dtype != before.dtype:
+        notes.append(Note("default-dtype", text=(
+            f"the target's code set torch's default dtype to {str(dtype).removeprefix('torch.')} "
+            f"when it was imported or built; percgrad put "
+            f"{str(before.dtype).removeprefix('torch.')} back for its own tensors (the model "
+            f"keeps the dtype it was built in)")))
+    if torch.initial_seed() != seed % 2**64:
+        notes.append(Note("reseeded", text=(
+            f"the target's code seeds torch itself (torch.manual_seed({torch.initial_seed()})) "
+            f"when it is imported or built, so --seed does not choose its random weights")))
+    before.restore(rng=False)
+    return notes
+
+
 def _where(exc: BaseException) -> str:
     """`` (file.py, line 12)``: the innermost frame of the user's code that raised."""
     frames = traceback.extract_tb(exc.__traceback__)
-    inside = [f for f in frames if "percgrad" not in Path(f.filename).parts[-2:-1]
-              and "importlib" not in f.filename]
+    inside = [f for f in frames if _is_guest_frame(f.filename)] or [
+        f for f in frames if not _in_percgrad(f.filename) and "importlib" not in f.filename]
     if not inside:
         return ""
     f = inside[-1]
@@ -82,8 +242,11 @@ def import_module(module: str) -> ModuleType:
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         try:
-            with _on_path(str(path.resolve().parent)):
+            with _on_path(str(path.resolve().parent)), hosted(f"importing {module!r}"):
                 spec.loader.exec_module(mod)
+        except PercgradError:
+            sys.modules.pop(name, None)
+            raise
         except SyntaxError as exc:
             sys.modules.pop(name, None)
             raise PercgradError(f"{module!r} does not compile: {exc.msg} (line {exc.lineno})",
@@ -96,8 +259,10 @@ def import_module(module: str) -> ModuleType:
     if not all(part.isidentifier() for part in module.split(".")):
         raise PercgradError(f"{module!r} is neither a module name nor a path to a .py file", OPTION)
     try:
-        with _on_path(os.getcwd()):
+        with _on_path(os.getcwd()), hosted(f"importing {module!r}"):
             return importlib.import_module(module)
+    except PercgradError:
+        raise
     except ModuleNotFoundError as exc:
         if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
             raise PercgradError(f"no module named {exc.name!r} (from the current folder or the "
@@ -128,7 +293,10 @@ def load(target: str) -> Any:
 
 def _call(factory: Callable[[], Any], target: str) -> Any:
     try:
-        return factory()
+        with hosted(f"calling {target}()"):
+            return factory()
+    except PercgradError:
+        raise
     except TypeError as exc:
         raise PercgradError(f"calling {target} with no arguments failed: {_first_line(exc)}"
                             f"{_where(exc)}", OPTION) from None
@@ -154,6 +322,28 @@ def resolve_module(target: str | Any) -> Any:
         raise PercgradError(f"{label}() returned a {type(built).__name__}, not an nn.Module",
                             OPTION)
     return built
+
+
+def check_usable(model: Any, label: str) -> None:
+    """Refuse a model that ``inspect`` cannot look into: TorchScript modules (torch.jit.script
+    or trace) take no hooks; parameters on the meta device have no values."""
+    import torch
+
+    for name, module in model.named_modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            where = f"its module {name!r} is" if name else "it is"
+            raise PercgradError(
+                f"{label}: {where} a TorchScript module (torch.jit.script or torch.jit.trace), "
+                "which takes no module hooks, and inspect reads every module through hooks; "
+                "inspect the Python module before scripting it (or check a function with "
+                "percgrad check)", OPTION)
+    meta = [n for n, p in [*model.named_parameters(), *model.named_buffers()] if p.is_meta]
+    if meta:
+        shown = ", ".join(meta[:4]) + (f" and {len(meta) - 4} more" if len(meta) > 4 else "")
+        raise PercgradError(
+            f"{label}: {len(meta)} parameter(s) or buffer(s) on the meta device have no values "
+            f"({shown}); build the model on a real device, or load its weights (--state-dict) "
+            "into one built there", OPTION)
 
 
 def resolve_function(target: str | Any) -> tuple[Callable[..., Any], str]:

@@ -5,10 +5,12 @@ Nothing is unpickled: ``.npy``/``.npz`` load with ``allow_pickle=False``, ``.pt`
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import pickle
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from percgrad.errors import PercgradError
+from percgrad.spec.parse import is_number, shown, strict_int
+from percgrad.spec.seeds import stream_seed
 
 FORMATS = (".npy", ".npz", ".pt", ".pth", ".csv")
 INPUT_KEYS = ("x", "input", "inputs", "data", "features")
@@ -35,14 +39,18 @@ def parse_shape(text: str, option: str, separator: str = ",") -> tuple[int, ...]
     parts = [p.strip() for p in body.split(separator)]
     if not body or any(not p for p in parts):
         raise PercgradError(f"expected sizes separated by {separator!r}, e.g. "
-                            f"{'32,784' if separator == ',' else '3x4'}, got {text!r}", option)
+                            f"{'32,784' if separator == ',' else '3x4'}, got {shown(text, 40)}", option)
     sizes = []
     for p in parts:
-        if not p.isdigit() or int(p) < 1:
-            raise PercgradError(f"{p!r} in {text!r} is not a whole number of at least 1", option)
+        if not (p.isascii() and p.isdigit()) or strict_int(p, option) < 1:
+            raise PercgradError(f"{shown(p)} in {shown(text, 40)} is not a whole number of at "
+                                "least 1", option)
         sizes.append(int(p))
+    if len(sizes) > 64:
+        raise PercgradError(f"{len(sizes)} sizes; a tensor has at most 64 dimensions", option)
     if math.prod(sizes) > 2**31:
-        raise PercgradError(f"{text!r} has {math.prod(sizes):,} entries: too many", option)
+        raise PercgradError(f"{shown(text, 40)} has {math.prod(sizes):,} entries: too many",
+                            option)
     return tuple(sizes)
 
 
@@ -56,7 +64,7 @@ def parse_shapes(text: str, option: str = "--shapes") -> list[tuple[int, ...]]:
 def random_tensor(shape: tuple[int, ...], seed: int, dtype: torch.dtype = torch.float32,
                   device: torch.device | str = "cpu", salt: int = 0) -> Tensor:
     """N(0, 1) entries from a CPU generator seeded with ``seed`` (and ``salt``), then moved."""
-    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + salt)
+    gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, salt))
     return torch.randn(shape, generator=gen, dtype=torch.float64).to(device=device, dtype=dtype)
 
 
@@ -71,27 +79,51 @@ def _check_file(path: Path, option: str) -> None:
         raise PercgradError(f"{str(path)!r}: the name must end in .npy, .npz, .pt or .csv", option)
 
 
+NUMPY_ERRORS = (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, KeyError,
+                TypeError, NotImplementedError)
+"""What np.load raises on a file that is not what its name says (truncated, empty, corrupt)."""
+
+
+def _why(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type when it has none): an empty file says
+    'empty', not 'EOFError'."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, EOFError):
+        return f"the file is empty or cut short{f' ({first})' if first else ''}"
+    return first or type(exc).__name__
+
+
 def _npy(path: Path, option: str) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        value = np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise _refuse_pickle(path, option, "it holds Python objects, not numbers") from None
-        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
-    except OSError as exc:
-        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
+    except NUMPY_ERRORS as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
+    if not isinstance(value, np.ndarray):  # np.load opened an archive: an .npz named .npy
+        with contextlib.suppress(Exception):
+            value.close()
+        raise PercgradError(f"{str(path)!r} is an .npz archive, not an .npy array (name it "
+                            ".npz)", option)
+    return value
 
 
 def _npz(path: Path, option: str) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # an .npy named .npz
+            raise PercgradError(f"{str(path)!r} is an .npy array, not an .npz archive (name it "
+                                ".npy)", option)
+        with loaded as archive:
             return {key: archive[key] for key in archive.files}
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise _refuse_pickle(path, option, "an array in it holds Python objects") from None
-        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
+        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
+    except NUMPY_ERRORS as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
 
 
 def load_torch(path: Path, option: str) -> Any:
@@ -99,31 +131,35 @@ def load_torch(path: Path, option: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((line.strip() for line in first if "Unsupported" in line or "GLOBAL" in line),
+        lines = [line.strip() for line in str(exc).strip().splitlines()]
+        detail = next((line for line in lines if "Unsupported" in line or "GLOBAL" in line),
                       "it holds Python objects beyond tensors")
+        if "global" not in detail.lower():  # garbage bytes, not a pickle of objects
+            raise PercgradError(f"cannot read {str(path)!r}: not a file torch.save wrote (the "
+                                f"loader stopped at: {detail.rstrip('.')})", option) from None
         raise _refuse_pickle(path, option, detail.rstrip(".")) from None
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PercgradError(f"cannot read {str(path)!r}: {line}", option) from None
+    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError, TypeError,
+            KeyError, AttributeError, NotImplementedError, IndexError, OverflowError) as exc:
+        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
 
 
 def _csv(path: Path, option: str) -> tuple[list[str], np.ndarray]:
     """A CSV file with a header row and numbers below it."""
+    reader = None
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: a BOM is not a name
+            reader = csv.reader(f)
+            rows = [r for r in reader if r and any(c.strip() for c in r)]
+    except csv.Error as exc:  # a field over csv.field_size_limit(), a NUL byte …
+        line = f"line {reader.line_num}: " if reader is not None else ""
+        raise PercgradError(f"cannot read {str(path)!r}: {line}{exc}", option) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PercgradError(f"cannot read {str(path)!r}: {exc}", option) from None
     if len(rows) < 2:
         raise PercgradError(f"{str(path)!r} needs a header row and at least one row of numbers",
                             option)
     header = [h.strip() for h in rows[0]]
-    try:
-        [float(h) for h in header]
-    except ValueError:
-        pass
-    else:
+    if all(is_number(h) for h in header):
         raise PercgradError(f"{str(path)!r} has no header row (its first row is numbers); add "
                             "one with a name per column", option)
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
@@ -132,11 +168,10 @@ def _csv(path: Path, option: str) -> tuple[list[str], np.ndarray]:
             raise PercgradError(f"{str(path)!r} line {i} has {len(row)} value(s), the header "
                                 f"{len(header)}", option)
         for j, cell in enumerate(row):
-            try:
-                values[i - 2, j] = float(cell)
-            except ValueError:
-                raise PercgradError(f"{str(path)!r} line {i}, column {header[j]!r}: {cell!r} is "
-                                    "not a number", option) from None
+            if not is_number(cell):  # ASCII digits only: not '٣', not '1_000'
+                raise PercgradError(f"{str(path)!r} line {i}, column {header[j]!r}: {shown(cell)} "
+                                    "is not a number", option)
+            values[i - 2, j] = float(cell)
     return header, values
 
 
@@ -147,13 +182,41 @@ def _pick(items: dict[str, Any], keys: tuple[str, ...]) -> Any | None:
 
 def _tensor(value: Any, path: Path, option: str) -> Tensor:
     if isinstance(value, Tensor):
-        return value.detach()
+        return _plain_tensor(value.detach(), path, option)
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise PercgradError(f"{str(path)!r} holds {value.dtype} values, not numbers", option)
+        if value.dtype.kind == "f" and value.dtype.itemsize > 8:
+            raise PercgradError(f"{str(path)!r} holds {value.dtype.name} values; torch reads at "
+                                "most float64 (save them with .astype('float64'))", option)
+        if value.size == 0:
+            raise PercgradError(f"{str(path)!r} holds an empty array (shape "
+                                f"{'×'.join(map(str, value.shape)) or '()'})", option)
+        if not value.dtype.isnative:  # big-endian on a little-endian machine: converted
+            value = value.astype(value.dtype.newbyteorder("="))
         return torch.from_numpy(np.ascontiguousarray(value))
     raise PercgradError(f"{str(path)!r} holds a {type(value).__name__}, not an array or a "
                         "tensor", option)
+
+
+def _plain_tensor(t: Tensor, path: Path, option: str) -> Tensor:
+    """``t`` if it is a dense tensor of real numbers with data, else a PercgradError saying why."""
+    name = str(path)
+    if t.device.type == "meta":
+        raise PercgradError(f"{name!r} holds a tensor without data (on the meta device)", option)
+    if t.is_quantized:
+        raise PercgradError(f"{name!r} holds a quantized tensor ({t.dtype}); save "
+                            "tensor.dequantize() instead", option)
+    if getattr(t, "is_nested", False) or t.layout != torch.strided:
+        raise PercgradError(f"{name!r} holds a {str(t.layout).replace('torch.', '')} tensor; save "
+                            "a dense one (tensor.to_dense())", option)
+    if t.is_complex():
+        raise PercgradError(f"{name!r} holds {str(t.dtype).replace('torch.', '')} values, not "
+                            "real numbers", option)
+    if t.numel() == 0:
+        raise PercgradError(f"{name!r} holds an empty tensor (shape "
+                            f"{'×'.join(map(str, t.shape)) or '()'})", option)
+    return t
 
 
 def read_data(path: Path, target_column: str | None = None,
@@ -233,7 +296,7 @@ def load_state(model: Any, state: dict[str, Tensor], option: str = "--state-dict
     """``model.load_state_dict(state)`` strictly, its complaint as a PercgradError."""
     try:
         model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError, ValueError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, NotImplementedError) as exc:
         lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
         detail = " ".join(lines[1:4]) if len(lines) > 1 else (lines[0] if lines else "")
         raise PercgradError(f"does not fit the model: {detail}", option) from None

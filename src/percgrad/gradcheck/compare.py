@@ -19,13 +19,37 @@ Pair = tuple[Tensor, Tensor, Tensor | None, str]
 """(analytic, reference, entries to leave out or None, the parameter's symbol: W, b, γ, β)."""
 
 
+CHUNK_ENTRIES = 2**20
+"""Entries per float64 temporary when a norm or a comparison walks a large tensor: a layer of a
+wide network is hundreds of MB, and a float64 copy of it would add as much again to the peak."""
+
+
+def _pieces(t: Tensor) -> list[Tensor]:
+    """``t`` flattened, in consecutive pieces of at most CHUNK_ENTRIES entries (views)."""
+    flat = t.reshape(-1)
+    return [flat[i:i + CHUNK_ENTRIES] for i in range(0, flat.numel(), CHUNK_ENTRIES)]
+
+
+def _abs_max(t: Tensor) -> Tensor:
+    """max|t| (NaN if any entry is NaN), piece by piece: exact in t's own dtype."""
+    if t.numel() <= CHUNK_ENTRIES:
+        return t.abs().max()
+    return torch.stack([p.abs().max() for p in _pieces(t)]).max()
+
+
 def frobenius(t: Tensor) -> float:
     """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0."""
-    t = t.detach().to(torch.float64)
-    peak = t.abs().max() if t.numel() else torch.zeros((), dtype=torch.float64)
+    t = t.detach()
+    if not t.numel():
+        return 0.0
+    peak = _abs_max(t).to(torch.float64)
     if not bool(torch.isfinite(peak)) or float(peak) == 0.0:
-        return float(peak) if t.numel() else 0.0
-    return float(peak * torch.linalg.vector_norm(t / peak))
+        return float(peak)
+    if t.numel() <= CHUNK_ENTRIES:
+        return float(peak * torch.linalg.vector_norm(t.to(torch.float64, copy=True).div_(peak)))
+    squares = torch.stack([torch.linalg.vector_norm(p.to(torch.float64, copy=True).div_(peak))
+                           for p in _pieces(t)])
+    return float(peak * torch.linalg.vector_norm(squares))
 
 
 def entry_name(layer: int, index: tuple[int, ...], symbol: str) -> str:
@@ -42,6 +66,18 @@ def compare(
     best = Comparison(0.0, 0.0)
     skipped = 0
     for a, b, mask, symbol in pairs:
+        if mask is None:
+            lean = _lean(a.detach(), b.detach().to(a.device), floor)
+            if lean is None:
+                continue
+            max_abs, rel, flat, values, shape = lean
+            if best.worst is None or not rel <= best.rel_error:
+                index = tuple(int(i) for i in np.unravel_index(flat, shape))
+                best = Comparison(max(max_abs, best.max_abs_diff), rel,
+                                  entry_name(layer, index, symbol), values)
+            else:
+                best.max_abs_diff = max(best.max_abs_diff, max_abs)
+            continue
         a64, b64 = a.detach().to(torch.float64), b.detach().to(b.device, torch.float64)
         diff = (a64 - b64.to(a64.device)).abs()
         if mask is not None:
@@ -67,6 +103,32 @@ def compare(
             best.max_abs_diff = max(best.max_abs_diff, max_abs)
     best.skipped = skipped
     return best
+
+
+def _lean(a: Tensor, b: Tensor, floor: float
+          ) -> tuple[float, float, int, tuple[float, float], tuple[int, ...]] | None:
+    """``compare``'s numbers for one unmasked pair, with float64 temporaries of at most
+    CHUNK_ENTRIES entries: max|a−b|, the relative error, the flat index of the worst entry, its
+    two values and the shape; None when the pair is empty. The same numbers as converting both
+    to float64 first (abs and max are exact in any dtype, the subtraction is carried out in
+    float64, and the worst entry is the first of the largest, NaN above ∞, as there)."""
+    if a.numel() == 0:
+        return None
+    best_key = -math.inf
+    flat, max_abs = 0, 0.0
+    start = 0
+    pairs = [(a.reshape(-1), b.reshape(-1))] if a.numel() <= CHUNK_ENTRIES else \
+        zip(_pieces(a), _pieces(b))
+    for pa, pb in pairs:
+        diff = pa.to(torch.float64, copy=True).sub_(pb).abs_()
+        key = torch.nan_to_num(diff, nan=math.inf)
+        at = int(key.argmax())
+        if start == 0 or float(key[at]) > best_key:
+            best_key, flat, max_abs = float(key[at]), start + at, float(diff[at])
+        start += pa.numel()
+    scale = max(float(_abs_max(a)), float(_abs_max(b)), floor)
+    values = (float(a.reshape(-1)[flat]), float(b.reshape(-1)[flat]))
+    return max_abs, max_abs / scale, flat, values, tuple(a.shape)
 
 
 def masked(a: Tensor, n: Tensor, spread: Tensor, kinks: Tensor, tol: float,

@@ -24,6 +24,7 @@ from percgrad.gradcheck.steps import FAST_STEPS, STEPS, too_steep
 from percgrad.network.layers import Direction
 from percgrad.reports.user import Entry, GradCheck, GroupCheck, Step
 from percgrad.runtime.progress import Progress
+from percgrad.spec.seeds import stream_seed
 
 COTANGENT_SALT = 1000
 """Offsets the seed of the random cotangents v, so that they differ from the inputs' draws."""
@@ -195,7 +196,7 @@ def unit_directions(shapes: Sequence[tuple[int, ...]], seed: int,
     shapes them, so that ``project`` applies) but with Gaussian r and s: random signs can
     cancel a structured error (a constant added to every entry of a 4-vector hides from a sign
     vector 3 times in 8), Gaussian vectors miss no error but with probability 0."""
-    gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + 7919)
+    gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, 7919))
     out = []
     for shape in shapes:
         rows = shape[0] if len(shape) >= 2 else max(1, math.prod(shape))
@@ -227,6 +228,9 @@ class Objective:
     """The same function for the plain loop (see FunctionObjective)."""
     value: Tensor | None = None
     """f(θ) from an evaluation made already (the analytic pass in float64), if any."""
+    vectorize: bool = True
+    """False: the plain loop only, never torch.func.vmap (a model whose parameters are shared
+    between modules: torch.func.functional_call under vmap leaves them batched)."""
 
 
 def run_objective(obj_spec: Objective, method: str, tol: float, seed: int,
@@ -242,7 +246,8 @@ def run_objective(obj_spec: Objective, method: str, tol: float, seed: int,
         return GradCheck(method, tol, None, None, reason="empty",
                          detail="the tensors checked have no entries"), None
     obj = FunctionObjective(obj_spec.fn, theta, obj_spec.magnitude, obj_spec.row_bytes,
-                            loop_fn=obj_spec.loop_fn, value=obj_spec.value)
+                            vectorize=obj_spec.vectorize, loop_fn=obj_spec.loop_fn,
+                            value=obj_spec.value)
     k_out = obj.outputs
     outs = list(output_names) if output_names is not None else \
         ([None] if k_out == 1 else list(range(k_out)))

@@ -30,6 +30,7 @@ from percgrad.network.layers import Direction, Edit, Layer, Trace
 from percgrad.network.net import Net
 from percgrad.network.passes import Forward, Gradients, forward
 from percgrad.runtime.progress import Progress
+from percgrad.spec.seeds import stream_seed
 
 FAST_DIRECTIONS = 3
 
@@ -251,7 +252,7 @@ def directions(shapes: list[torch.Size], count: int, seed: int,
     c = sum(math.prod(s) for s in shapes) ** -0.5
     out = []
     for g, shape in enumerate(shapes):
-        gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + g)
+        gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, g))
 
         def signs(*size: int, gen: torch.Generator = gen) -> Tensor:
             r = torch.randint(0, 2, size, generator=gen, dtype=torch.float64)

@@ -4,11 +4,12 @@ Python API's keyword arguments (same names, same defaults, same validation), wit
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from percgrad import catalog
 from percgrad.errors import PercgradError
+from percgrad.spec import arguments as arg
 from percgrad.spec.parse import parse_numbers, parse_rows, parse_size, parse_sizes
 from percgrad.spec.phase import check_spectrum_size
 from percgrad.spec.run import Chain, Spec
@@ -31,25 +32,31 @@ def positive(value: int, option: str) -> int:
 
 def numbers(value: Numbers, option: str) -> tuple[float, ...]:
     """Numbers from '0.5,-1.2', a float or a sequence: never evaluated, all finite."""
+    arg.values(value, option)
     if isinstance(value, str):
         return parse_numbers(value, option)
-    items = [value] if isinstance(value, int | float) else list(value)
+    items: list[Any] = [value] if arg.scalar(value) else list(value)  # type: ignore[arg-type]
     return parse_numbers(",".join(repr(float(v)) for v in items), option) if items else \
         parse_numbers("", option)
 
 
 def rows(value: Matrix, option: str) -> Rows:
     """Input rows from '1,2;3,4', a flat sequence (one row) or a sequence of rows."""
+    arg.values(value, option)
     if isinstance(value, str):
         return parse_rows(value, option)
+    if not isinstance(value, Iterable):
+        raise PercgradError(f"must be rows such as '1,2;3,4', [1, 2] or [[1, 2], [3, 4]], got "
+                            f"{value!r}", option)
     items: list[Any] = list(value)
-    if items and all(isinstance(v, int | float) for v in items):
+    if items and all(arg.scalar(v) for v in items):
         return (numbers(items, option),)
     text = ";".join(",".join(repr(float(v)) for v in row) for row in items)
     return parse_rows(text, option)
 
 
 def _batch_and_x(x: Matrix | None, batch: int | None) -> tuple[Rows | None, int]:
+    arg.optional_whole(batch, "--batch")
     if x is None:
         return None, positive(1 if batch is None else batch, "--batch")
     given = rows(x, "--x")
@@ -68,6 +75,20 @@ def common_fields(
     """The Spec fields every command shares, names resolved through the catalog. ``init``
     defaults to normal, or to meanfield when σ_w² or σ_b² is given; σ_b² > 0 turns biases on
     unless ``bias`` is False."""
+    arg.text(activation, "--activation")
+    arg.text(loss, "--loss")
+    arg.optional_text(init, "--init")
+    arg.number(gain, "--gain")
+    arg.optional_flag(bias, "--bias")
+    arg.optional_number(sigma_w2, "--sigma-w2")
+    arg.optional_number(sigma_b2, "--sigma-b2")
+    arg.whole(seed, "--seed")
+    arg.text(check, "--check")
+    arg.optional_number(tolerance, "--tolerance")
+    arg.text(device, "--device")
+    arg.text(dtype, "--dtype")
+    arg.size(max_memory)
+    arg.optional_text(mistake, "--mistake")
     memory = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
     given = sigma_w2 is not None or sigma_b2 is not None
     init_name = catalog.init_name(init) if init is not None else ("meanfield" if given else "normal")
@@ -90,10 +111,15 @@ def common_fields(
     }
 
 
+COMMON_KEYWORDS = arg.keywords(common_fields)
+"""The keyword arguments every command takes (an unknown one is refused by name)."""
+
+
 def single_spec(*, inputs: int | None = None, x: Matrix | None = None,
                 w: Numbers | None = None, b: Numbers | None = None, target: Numbers = 1.0,
                 batch: int | None = None, **common: Any) -> Spec:
     """What ``percgrad single`` builds (``b`` sets the bias by hand and turns it on)."""
+    arg.known(common, COMMON_KEYWORDS, "single")
     given_rows, n_batch = _batch_and_x(x, batch)
     w_values = None if w is None else numbers(w, "--w")
     n = positive(3 if inputs is None else inputs, "--inputs")
@@ -120,12 +146,15 @@ def multi_spec(*, inputs: int | None = None, outputs: int = 4,
                hidden: str | Sequence[int] = "", x: Matrix | None = None,
                target: Numbers = 1.0, batch: int | None = None, **common: Any) -> Spec:
     """What ``percgrad multi`` builds."""
+    arg.known(common, COMMON_KEYWORDS, "multi")
     given_rows, n_batch = _batch_and_x(x, batch)
     n_in = positive(3 if inputs is None else inputs, "--inputs")
     if given_rows is not None:
         if inputs is not None and len(given_rows[0]) != n_in:
             raise PercgradError(f"has {len(given_rows[0])} value(s) but --inputs is {n_in}", "--x")
         n_in = len(given_rows[0])
+    if not isinstance(hidden, str | list | tuple):
+        raise PercgradError(f"must be widths such as '8,8' or [8, 8], got {hidden!r}", "--hidden")
     widths = parse_sizes(hidden, "--hidden") if isinstance(hidden, str) else \
         tuple(positive(h, "--hidden") for h in hidden)
     sizes = (n_in, *widths, positive(outputs, "--outputs"))
@@ -139,6 +168,14 @@ def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
                batch: int | None = None, spectrum: bool = False, **common: Any) -> Spec:
     """What ``percgrad vanish`` builds (without its comparisons); ``spectrum``: refuse a chain
     whose Jacobian is too big for ``--spectrum``."""
+    arg.known(common, COMMON_KEYWORDS, "vanish")
+    arg.flag(residual, "--residual")
+    arg.text(norm, "--norm")
+    arg.optional_flag(bound, "--bound")
+    arg.flag(tensors, "--tensors")
+    arg.flag(spectrum, "--spectrum")
+    arg.whole(steps, "--steps", 0, arg.MAX_STEPS)
+    arg.number(lr, "--lr")
     positive(depth, "--depth")
     positive(width, "--width")
     n_in = width if inputs is None else positive(inputs, "--inputs")
@@ -160,6 +197,7 @@ def chain_spec(*, depth: int = 10, width: int = 1, inputs: int | None = None,
 
 def _choices(text: str | Sequence[str], resolve: Callable[[str, str], str], option: str,
              allowed: Sequence[str]) -> list[str]:
+    arg.names(text, option)
     items = [i.strip() for i in (text.split(",") if isinstance(text, str) else text) if i.strip()]
     if not items:
         raise PercgradError(f"expected a comma-separated list of {', '.join(allowed)}", option)
@@ -188,10 +226,26 @@ def comparison(activations: str | Sequence[str] | None, inits: str | Sequence[st
 
 
 def variant(spec: Spec, by: str, value: str) -> Spec:
-    """``spec`` with one compared setting changed (re-validated)."""
-    if by == "arch":
-        residual, norm = catalog.arch_fields(value)
-        return dataclasses.replace(spec, residual=residual, norm=norm)
-    if by == "init":
-        return dataclasses.replace(spec, init=value)
-    return dataclasses.replace(spec, activation=value)
+    """``spec`` with one compared setting changed (re-validated): a value the chain cannot take
+    is blamed on the comparison's option (--compare-arch …), not on --norm or --activation."""
+    try:
+        if by == "arch":
+            residual, norm = catalog.arch_fields(value)
+            return dataclasses.replace(spec, residual=residual, norm=norm)
+        if by == "init":
+            return dataclasses.replace(spec, init=value)
+        return dataclasses.replace(spec, activation=value)
+    except PercgradError as exc:
+        option = COMPARE_OPTIONS[by]
+        if exc.option == option:
+            raise
+        raise PercgradError(f"{value} cannot be compared here: {exc.message}", option) from None
+
+
+def check_variants(spec: Spec, compared: tuple[str, list[str]] | None) -> None:
+    """Build every compared variant of ``spec`` before anything runs, so that a value the
+    chain cannot take is refused at once, named by its comparison option."""
+    if compared is not None:
+        by, values = compared
+        for value in values:
+            variant(spec, by, value)

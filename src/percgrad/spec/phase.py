@@ -10,7 +10,7 @@ from typing import Any
 
 from percgrad import catalog
 from percgrad.errors import PercgradError
-from percgrad.spec.parse import parse_size
+from percgrad.spec.parse import is_number, parse_size, shown
 
 MAX_POINTS = 4096
 """Grid points one sweep may have."""
@@ -86,12 +86,19 @@ def parse_grid(text: str, option: str, minimum: float, strict: bool) -> tuple[fl
             raise PercgradError(f"{text!r}: the step must be positive; expected {allowed}", option)
         if stop < start:
             raise PercgradError(f"{text!r}: stop is below start; expected {allowed}", option)
-        count = math.floor((stop - start) / step + 1e-9) + 1
+        span = (stop - start) / step  # inf when the step is tiny (1e-320): never converted to int
+        if not span < MAX_POINTS:
+            raise PercgradError(f"{shown(text, 40)}: the step {step:g} is too small, it makes more "
+                                f"than {MAX_POINTS:,} values; at most {MAX_POINTS:,}", option)
+        count = math.floor(span + 1e-9) + 1
         if count > MAX_POINTS:
             raise PercgradError(f"{text!r} has {count:,} values; at most {MAX_POINTS:,}", option)
         values = [round(start + i * step, 12) for i in range(count)]
     else:
-        values = [_number(p, text, option) for p in body.split(",")]
+        parts = body.split(",")
+        if len(parts) > MAX_POINTS:
+            raise PercgradError(f"{len(parts):,} values; at most {MAX_POINTS:,}", option)
+        values = [_number(p, text, option) for p in parts]
     low = [v for v in values if v < minimum or (strict and v == minimum)]
     if low:
         bound = f"> {minimum:g}" if strict else f"≥ {minimum:g}"
@@ -101,14 +108,14 @@ def parse_grid(text: str, option: str, minimum: float, strict: bool) -> tuple[fl
 
 
 def _number(item: str, text: str, option: str) -> float:
-    try:
-        value = float(item.strip())
-    except ValueError:
+    if not is_number(item):
         raise PercgradError(
-            f"{item.strip()!r} in {text!r} is not a number; expected start:stop:step "
-            f"(e.g. {DEFAULT_SIGMA_W2}) or a list (e.g. 1,1.5,2)", option) from None
+            f"{shown(item.strip())} in {shown(text, 40)} is not a number; expected start:stop:step "
+            f"(e.g. {DEFAULT_SIGMA_W2}) or a list (e.g. 1,1.5,2)", option)
+    value = float(item.strip())
     if not math.isfinite(value):
-        raise PercgradError(f"{item.strip()!r} in {text!r} is not a finite number", option)
+        raise PercgradError(f"{shown(item.strip())} in {shown(text, 40)} is not a finite number",
+                            option)
     return value
 
 

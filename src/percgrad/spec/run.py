@@ -100,7 +100,8 @@ class Spec:
         if not (math.isfinite(self.sigma_b2) and self.sigma_b2 >= 0):
             raise PercgradError(f"must be a finite number ≥ 0, got {self.sigma_b2!r}", "--sigma-b2")
         if self.init != "meanfield" and (self.sigma_w2 != 1.0 or self.sigma_b2 != 0.0):
-            raise PercgradError(f"goes with --init meanfield, not {self.init}", "--sigma-w2")
+            given = "--sigma-w2" if self.sigma_w2 != 1.0 else "--sigma-b2"  # the one given
+            raise PercgradError(f"goes with --init meanfield, not {self.init}", given)
         if self.sigma_b2 > 0 and not self.bias:
             raise PercgradError("σ_b² > 0 needs biases (--bias)", "--sigma-b2")
         if self.tolerance is not None:

@@ -24,6 +24,8 @@ MIN_DECADES = 2
 """A log bar spans at least this many decades, so that small differences look small."""
 EDGE = 3
 """Rows and columns shown at each end of an elided matrix."""
+MAX_COLUMNS = 10_000
+"""A wider COLUMNS is ignored (a typo, not a terminal)."""
 
 
 def symbol(activation: str) -> str:
@@ -36,9 +38,10 @@ def make_console(record: bool = False, quiet: bool = False, width: int | None = 
     when set, else ``width`` (the output's natural width, for files and --save), else the
     terminal's."""
     columns = os.environ.get("COLUMNS", "")
-    chosen = int(columns) if columns.isdigit() and int(columns) > 0 and not record else width
+    usable = columns.isascii() and columns.isdigit() and 0 < int(columns[:6]) <= MAX_COLUMNS
+    chosen = int(columns) if usable and not record else width
     # Rich drops a quiet console's output before recording it, so print into a buffer instead.
-    return Console(record=record, highlight=False, width=chosen,
+    return Console(record=record, highlight=False, width=chosen, emoji=False,
                    file=io.StringIO() if quiet else None)
 
 

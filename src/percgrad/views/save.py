@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from percgrad.errors import PercgradError
+from percgrad.views.atomic import replacing
 
 SAVE_FORMATS = (".svg", ".html", ".htm", ".txt")
 
@@ -18,11 +19,12 @@ def save_console(console: Any, path: Path) -> None:
             f"cannot write {str(path)!r}: the name must end in .svg, .html or .txt", "--save"
         )
     try:
-        if suffix == ".svg":
-            console.save_svg(str(path), title="percgrad")
-        elif suffix in (".html", ".htm"):
-            console.save_html(str(path))
-        else:
-            console.save_text(str(path))
+        with replacing(path) as temporary:  # whole or not at all, even on Ctrl-C
+            if suffix == ".svg":
+                console.save_svg(temporary, title="percgrad")
+            elif suffix in (".html", ".htm"):
+                console.save_html(temporary)
+            else:
+                console.save_text(temporary)
     except OSError as exc:
         raise PercgradError(f"cannot write {str(path)!r}: {exc.strerror or exc}", "--save") from None

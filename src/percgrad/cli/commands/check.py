@@ -11,6 +11,7 @@ from percgrad.cli.choices import CheckName, DtypeName
 from percgrad.cli.options import (
     DATA,
     USER_CODE,
+    MaxMemoryOpt,
     SeedOpt,
     TargetArg,
     UserCheckOpt,
@@ -44,13 +45,14 @@ def check_command(
     seed: SeedOpt = 0,
     dtype: Annotated[DtypeName, dtype_option(
         "The inputs' dtype for autograd (finite differences are always float64).")] = DtypeName.float64,
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """A user's function."""
     from percgrad.api import check as check_api
 
     execute_user_code(out, lambda progress: check_api(
         target, shapes=shapes, check=check.value, tolerance=tolerance, seed=seed,
-        dtype=dtype.value, progress=progress), plot)
+        dtype=dtype.value, max_memory=max_memory, progress=progress), plot)
 
 
 def plot(report: FunctionCheckReport, path: Path) -> None:

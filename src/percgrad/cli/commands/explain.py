@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from percgrad.cli import interrupt
 from percgrad.cli.options import DebugOpt
 from percgrad.cli.output import Output, exit_codes
 
@@ -27,6 +28,7 @@ def explain(
         from percgrad.catalog import resolve
 
         name = resolve(topic, {t: () for t in TOPICS}, "TOPIC")
+        interrupt.import_quietly("numpy", "torch")  # a Ctrl-C in there would be swallowed
         from percgrad.engines.explain import EXAMPLES
         from percgrad.views.explain import page
         from percgrad.views.format import make_console

@@ -14,6 +14,7 @@ from percgrad.cli.options import (
     USER_CODE,
     DeviceOpt,
     LrOpt,
+    MaxMemoryOpt,
     SeedOpt,
     TargetArg,
     UserCheckOpt,
@@ -70,6 +71,7 @@ def inspect_command(
     tolerance: Annotated[float | None, tolerance_option("1e-6, the check is float64")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    max_memory: MaxMemoryOpt = None,
 ) -> None:
     """A user's model."""
     from percgrad.api import inspect
@@ -79,7 +81,7 @@ def inspect_command(
         target_column=target_column, targets_file=None if targets is None else str(targets),
         state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
         steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
-        device=device, progress=progress), plot)
+        device=device, max_memory=max_memory, progress=progress), plot)
 
 
 def plot(report: InspectReport, path: Path) -> None:

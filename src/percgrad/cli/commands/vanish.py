@@ -75,13 +75,15 @@ def vanish(
     """A deep chain."""
 
     def request() -> tuple[Spec, tuple[str, list[str]] | None]:
-        from percgrad.spec.build import chain_spec, comparison
+        from percgrad.spec.build import chain_spec, check_variants, comparison
 
         spec = chain_spec(
             depth=depth, width=width, inputs=inputs, residual=residual, norm=norm, steps=steps,
             lr=lr, bound=bound, tensors=tensors, spectrum=spectrum, **common.options(),
         )
-        return spec, comparison(compare_acts, compare_inits, compare_archs, steps)
+        compared = comparison(compare_acts, compare_inits, compare_archs, steps)
+        check_variants(spec, compared)  # before anything runs, named by --compare…
+        return spec, compared
 
     def compute(req: tuple[Spec, tuple[str, list[str]] | None], interactive: bool) -> Report:
         from percgrad.api import run_chain

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from percgrad.errors import PercgradError
+from percgrad.views.atomic import replacing
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 
@@ -30,7 +31,8 @@ def pyplot() -> Any:
 def save_figure(fig: Any, plt: Any, path: Path, dpi: int = 110) -> None:
     """Write ``fig`` to ``path`` (its format from the suffix) and close it."""
     try:
-        fig.savefig(path, dpi=dpi)
+        with replacing(path) as temporary:  # whole or not at all, even on Ctrl-C
+            fig.savefig(temporary, dpi=dpi, format=path.suffix.lstrip(".").lower())
     except (OSError, ValueError) as exc:
         raise PercgradError(f"cannot write {str(path)!r}: {exc}", "--plot") from None
     finally:
