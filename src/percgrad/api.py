@@ -1,4 +1,5 @@
-"""The Python API: ``percgrad.single``, ``multi`` and ``vanish`` take the CLI's options as
+"""The Python API, one thin function per command: ``percgrad.single``, ``multi``, ``vanish``,
+``phase``, ``explain``, ``inspect`` and ``check`` take the CLI's options as
 keyword arguments (same names with ``_``, same defaults, same validation, errors as
 PercgradError) and return a Report. The CLI is a thin layer over these functions.
 

@@ -1,5 +1,5 @@
 """``percgrad explain TOPIC``: the numbers of each topic's worked example, computed on the spot
-(the words are in render_explain.py)."""
+(the words are in views/explain.py)."""
 
 from __future__ import annotations
 

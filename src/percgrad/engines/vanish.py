@@ -63,7 +63,7 @@ fraction of a second); beyond it, theory alone vouches for it."""
 
 
 def _layer_verdict(report: Report) -> FlowVerdict:
-    """diagnosis.judge over a report's layers: dead where φ′ = 0 on every unit and sample, or
+    """theory.flow.judge over a report's layers: dead where φ′ = 0 on every unit and sample, or
     δ is exactly 0 without underflow."""
     layers = report.layers
     dead = [layer.mean_abs_dphi == 0 or (layer.delta_norm == 0 and not layer.underflow)

@@ -41,7 +41,7 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
 def worst_entry(a: Tensor, n: Tensor, mask: Tensor | None,
                 floor: float) -> tuple[float, float, int]:
     """max|a−n|, the relative error max|a−n| / max(max|a|, max|n|, floor) (the rule of
-    comparison.compare) with ``mask``ed entries left out, and the flat index of the worst. A
+    gradcheck.compare.compare) with ``mask``ed entries left out, and the flat index of the worst. A
     non-finite value makes the error infinite (never NaN, never hidden by a NaN scale)."""
     a64, n64 = a.detach().to(torch.float64).flatten(), n.detach().to(torch.float64).flatten()
     if mask is not None:
@@ -192,7 +192,7 @@ def verdict(groups: list[GroupCheck]) -> tuple[bool | None, float | None]:
 
 def unit_directions(shapes: Sequence[tuple[int, ...]], seed: int,
                     device: torch.device) -> list[Direction]:
-    """DIRECTIONS random unit vectors per tensor, rank one (c·r sᵀ, as numeric.directions
+    """DIRECTIONS random unit vectors per tensor, rank one (c·r sᵀ, as gradcheck.network.directions
     shapes them, so that ``project`` applies) but with Gaussian r and s: random signs can
     cancel a structured error (a constant added to every entry of a 4-vector hides from a sign
     vector 3 times in 8), Gaussian vectors miss no error but with probability 0."""

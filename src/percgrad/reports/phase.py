@@ -1,4 +1,4 @@
-"""``phase`` and ``vanish --spectrum`` as plain data: the request (validated), what the sweep
+"""``phase`` and ``vanish --spectrum`` as plain data: what the sweep
 found at every grid point, the critical lines, the Jacobian's spectrum, and the JSON document
 (no torch, no Rich)."""
 

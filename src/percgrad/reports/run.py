@@ -140,7 +140,7 @@ class OutputReport:
 
 @dataclass
 class TheoryReport:
-    """Mean-field predictions for a chain (see theory.py)."""
+    """Mean-field predictions for a chain (see theory/meanfield.py)."""
 
     sigma_w2: float
     sigma_b2: float
@@ -168,7 +168,7 @@ class FlowSummary:
     predicted_mean_factor: float | None
     median_measured_over_predicted: float | None
     diagnosis: str
-    """The verdict (diagnosis.judge): vanishing, exploding, stable, dead, non-finite."""
+    """The verdict (theory.flow.judge): vanishing, exploding, stable, dead, non-finite."""
     predicted_diagnosis: str
     """Theory's trend of ‖δ‖² per layer (diagnosis.trend of χ̄)."""
     bound_holds: bool | None

@@ -1,5 +1,5 @@
 """What ``percgrad inspect`` and ``percgrad check`` found, as plain data (no torch, no Rich),
-and their JSON documents (schema 1, as the other commands)."""
+and their JSON documents (their schema numbers are in reports/json.py)."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ class GradCheck:
 
 @dataclass
 class Note:
-    """Something the reader needs to know to trust the numbers (sentences in render_inspect)."""
+    """Something the reader needs to know to trust the numbers (its sentence is in reports/user_sentences.py)."""
 
     kind: str
     """eval-copy, random-targets, random-inputs, first-output, batch-one, kwargs-constant,
@@ -208,7 +208,7 @@ class ModuleStats:
 
 @dataclass
 class Diagnosis:
-    """What the gradient does in the model, by the rule of ``vanish`` (diagnosis.judge) over
+    """What the gradient does in the model, by the rule of ``vanish`` (theory.flow.judge) over
     its weight layers."""
 
     kinds: list[str]

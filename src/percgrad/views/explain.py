@@ -1,5 +1,5 @@
 """The pages of ``percgrad explain``: a few plain sentences per topic and its worked example,
-with the numbers computed on the spot (explain.py)."""
+with the numbers computed on the spot (engines/explain.py)."""
 
 from __future__ import annotations
 
