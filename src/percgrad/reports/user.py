@@ -110,7 +110,7 @@ class GradCheck:
 
 @dataclass
 class Note:
-    """Something the reader needs to know to trust the numbers (its sentence is in reports/user_sentences.py)."""
+    """Something the reader needs to know to trust the numbers (its sentence: reports/user_sentences)."""
 
     kind: str
     """eval-copy, random-targets, random-inputs, first-output, batch-one, kwargs-constant,
