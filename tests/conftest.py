@@ -1,20 +1,25 @@
 """Shared fixtures: a stable terminal width, a relative-error helper, the three backward
-passes of a spec, and a deliberately wrong sigmoid derivative."""
+passes of a spec, a deliberately wrong sigmoid derivative, and the inspection reports of three
+examples (module-scoped: built once per test module that asks)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 import torch
 
+import percgrad
 from percgrad.network import functions
 from percgrad.network.functions import Activation, Loss
 from percgrad.network.net import Net, build_net
 from percgrad.network.passes import Forward, Gradients, analytic_backward, autograd_backward, forward
 from percgrad.spec.run import Spec
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +92,24 @@ def wrong_sigmoid(monkeypatch: pytest.MonkeyPatch) -> Activation:
     )
     monkeypatch.setitem(functions.ACTIVATIONS, "sigmoid", bad)
     return bad
+
+
+@pytest.fixture(scope="module")
+def broken() -> percgrad.reports.user.InspectReport:  # type: ignore[name-defined]
+    torch.set_num_threads(1)
+    return percgrad.inspect(f"{EXAMPLES / 'broken_backward.py'}:build", input_shape="8,16")
+
+
+
+
+@pytest.fixture(scope="module")
+def deep() -> object:
+    torch.set_num_threads(1)
+    return percgrad.inspect(f"{EXAMPLES / 'deep_sigmoid.py'}:build", input_shape="32,64")
+
+
+
+
+@pytest.fixture(scope="module")
+def nan_report() -> object:
+    return percgrad.inspect(f"{EXAMPLES / 'nan_layer.py'}:build", input_shape="8,16")

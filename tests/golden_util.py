@@ -54,19 +54,24 @@ def golden_text(report: Any, width: int = 80) -> str:
     return normalise(render(machine_free(report), width))
 
 
-def check_golden(name: str, text: str) -> None:
-    """Compare ``text`` with tests/golden/<name>.txt (or rewrite it, PERCGRAD_UPDATE_GOLDEN=1)."""
-    path = GOLDEN / f"{name}.txt"
+def check_text(path: Path, text: str) -> None:
+    """Compare ``text`` with the file at ``path`` (or rewrite it, PERCGRAD_UPDATE_GOLDEN=1)."""
     if os.environ.get(UPDATE_ENV, "") not in ("", "0"):
-        GOLDEN.mkdir(exist_ok=True)
+        path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return
     assert path.exists(), f"{path} is missing: run the tests once with {UPDATE_ENV}=1"
     expected = path.read_text(encoding="utf-8")
     if text != expected:
+        shown = f"{path.parent.name}/{path.name}"
         diff = "".join(difflib.unified_diff(
             expected.splitlines(keepends=True), text.splitlines(keepends=True),
-            fromfile=f"golden/{name}.txt", tofile="rendered now"))
+            fromfile=shown, tofile="rendered now", n=1))
         raise AssertionError(
-            f"the rendered text differs from golden/{name}.txt (if the change is intended, "
-            f"rerun with {UPDATE_ENV}=1 and read the new file):\n{diff}")
+            f"the rendered text differs from {shown} (if the change is intended, "
+            f"rerun with {UPDATE_ENV}=1 and read the new file):\n{diff[:6000]}")
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare ``text`` with tests/golden/<name>.txt (or rewrite it, PERCGRAD_UPDATE_GOLDEN=1)."""
+    check_text(GOLDEN / f"{name}.txt", text)

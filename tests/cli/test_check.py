@@ -8,20 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from percgrad.cli.app import app
+from cli_util import invoke
 
 pytestmark = pytest.mark.cli
 
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-runner = CliRunner()
-
-
-def invoke(*args: str):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 # ---------------------------------------------------------------- the command

@@ -13,20 +13,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from typer.testing import CliRunner
 
-from percgrad.cli.app import app
+from cli_util import invoke
 
 pytestmark = pytest.mark.cli
 
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
-runner = CliRunner()
-
-
-def invoke(*args: object):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def test_broken_backward_cli_exits_1_and_says_where():

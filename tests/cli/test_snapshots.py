@@ -8,9 +8,7 @@ before comparing, so a difference is a change of behaviour.
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from golden_util import check_text
 from percgrad.cli.app import app
 from percgrad.runtime import device
 
 pytestmark = pytest.mark.cli
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-UPDATE_ENV = "PERCGRAD_UPDATE_GOLDEN"
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = "examples"
 """Relative to ROOT, where the runs take place, so that the text is the same in any clone."""
@@ -156,15 +154,4 @@ def snapshot(name: str, monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_snapshot(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     text = snapshot(name, monkeypatch)
-    path = SNAPSHOTS / f"{name}.txt"
-    if os.environ.get(UPDATE_ENV, "") not in ("", "0"):
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} is missing: run once with {UPDATE_ENV}=1"
-    expected = path.read_text(encoding="utf-8")
-    if text != expected:
-        diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True),
-                                            text.splitlines(keepends=True),
-                                            fromfile=f"snapshots/{name}.txt", tofile="now", n=1))
-        raise AssertionError(f"{name} differs from its snapshot:\n{diff[:6000]}")
+    check_text(SNAPSHOTS / f"{name}.txt", text)

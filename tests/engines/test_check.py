@@ -15,6 +15,8 @@ from torch import Tensor
 from torch.autograd import Function
 
 import percgrad
+from functions_util import LinearTanh, ModernSoftplus, plain_mix
+from functions_util import random_inputs as _inputs
 from percgrad.engines.user_code import resolve_function
 from percgrad.errors import PercgradError
 
@@ -23,22 +25,6 @@ EXAMPLES = ROOT / "examples"
 
 
 # ---------------------------------------------------------------- the test functions
-
-
-class LinearTanh(Function):
-    """tanh(x @ w), right."""
-
-    @staticmethod
-    def forward(ctx, x, w):  # type: ignore[override]
-        y = torch.tanh(x @ w)
-        ctx.save_for_backward(x, w, y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        x, w, y = ctx.saved_tensors
-        d = g * (1 - y * y)
-        return d @ w.t(), x.t() @ d
 
 
 class IgnoresGradOutput(LinearTanh):
@@ -109,25 +95,6 @@ class TwoOutputsBad(TwoOutputs):
         return g1 * torch.cos(x) + g2 * y, g2
 
 
-class ModernSoftplus(Function):
-    """softplus with setup_context and a vmap rule: torch.func.vmap batches it."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(x):  # type: ignore[override]
-        return F.softplus(x)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):  # type: ignore[override]
-        ctx.save_for_backward(inputs[0])
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        return g * torch.sigmoid(x)
-
-
 class ModernSoftplusBad(ModernSoftplus):
     """Its backward uses softplus′ = softplus (wrong)."""
 
@@ -135,10 +102,6 @@ class ModernSoftplusBad(ModernSoftplus):
     def backward(ctx, g):  # type: ignore[override]
         (x,) = ctx.saved_tensors
         return g * F.softplus(x)
-
-
-def plain_mix(x: Tensor, y: Tensor) -> Tensor:
-    return (torch.sin(x) * y).sum(dim=0)
 
 
 def relu_net(x: Tensor, w: Tensor) -> Tensor:
@@ -175,11 +138,6 @@ CASES: list[tuple[str, Callable[..., Tensor], list[tuple[int, ...]], bool]] = [
     ("ignores_second", ignores_second, [(3,), (2,)], True),
     ("examples/bad_function.py:ScaledSoftplus", _bad_function(), [(3, 4), (4,)], False),
 ]
-
-
-def _inputs(shapes: list[tuple[int, ...]], seed: int = 3) -> list[Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    return [torch.randn(s, generator=gen, dtype=torch.float64) for s in shapes]
 
 
 @pytest.mark.parametrize("mode", ["full", "fast"])

@@ -5,44 +5,21 @@ training and modes, and refusals as PercgradError."""
 
 from __future__ import annotations
 
-import io
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
-from rich.console import Console
 from torch import Tensor, nn
 
 import percgrad
+from console_util import render
+from functions_util import HalfSquare as BadSquare
 from percgrad.errors import PercgradError
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
-
-
-def render(report: object, width: int) -> str:
-    console = Console(width=width, file=io.StringIO(), record=True, highlight=False)
-    console.print(report)
-    return console.export_text()
-
-
-@pytest.fixture(scope="module")
-def broken() -> percgrad.reports.user.InspectReport:  # type: ignore[name-defined]
-    torch.set_num_threads(1)
-    return percgrad.inspect(f"{EX / 'broken_backward.py'}:build", input_shape="8,16")
-
-
-@pytest.fixture(scope="module")
-def deep() -> object:
-    torch.set_num_threads(1)
-    return percgrad.inspect(f"{EX / 'deep_sigmoid.py'}:build", input_shape="32,64")
-
-
-@pytest.fixture(scope="module")
-def nan_report() -> object:
-    return percgrad.inspect(f"{EX / 'nan_layer.py'}:build", input_shape="8,16")
 
 
 # ---------------------------------------------------------------- the examples
@@ -154,18 +131,6 @@ def test_a_nondeterministic_model_gets_a_message_not_a_failure():
     assert report.check.passed is None and report.check.reason == "nondeterministic"
     assert not report.failed
     assert "not deterministic" in render(report, 100)
-
-
-class BadSquare(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):  # type: ignore[override]
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        return g * x  # should be 2x
 
 
 class Block(nn.Module):

@@ -8,22 +8,9 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
+from functions_util import HalfSquare
 from percgrad.engines.localise import localise
 from percgrad.engines.model_check import float64_copy
-
-
-class HalfSquare(torch.autograd.Function):
-    """x², with a backward that forgets the factor 2."""
-
-    @staticmethod
-    def forward(ctx, x):  # type: ignore[override]
-        ctx.save_for_backward(x)
-        return x * x
-
-    @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        return g * x
 
 
 class Square(nn.Module):

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from rich.console import Console
-
 import percgrad
+from console_util import render
 from percgrad.reports.numbers import num
 from percgrad.views.check import check_renderables
 
 ROOT = Path(__file__).resolve().parents[2]
 EX = ROOT / "examples"
-
-
-def render(report: object, width: int) -> str:
-    console = Console(width=width, file=io.StringIO(), record=True, highlight=False)
-    console.print(report)
-    return console.export_text()
 
 
 def test_check_output_fits_60_columns():

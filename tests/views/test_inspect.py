@@ -3,44 +3,13 @@ number."""
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
 
 import pytest
-import torch
-from rich.console import Console
 
-import percgrad
+from console_util import render
 from percgrad.reports.numbers import num
 from percgrad.views.inspect import inspect_renderables
-
-ROOT = Path(__file__).resolve().parents[2]
-EX = ROOT / "examples"
-
-
-def render(report: object, width: int) -> str:
-    console = Console(width=width, file=io.StringIO(), record=True, highlight=False)
-    console.print(report)
-    return console.export_text()
-
-
-@pytest.fixture(scope="module")
-def broken() -> percgrad.reports.user.InspectReport:  # type: ignore[name-defined]
-    torch.set_num_threads(1)
-    return percgrad.inspect(f"{EX / 'broken_backward.py'}:build", input_shape="8,16")
-
-
-@pytest.fixture(scope="module")
-def deep() -> object:
-    torch.set_num_threads(1)
-    return percgrad.inspect(f"{EX / 'deep_sigmoid.py'}:build", input_shape="32,64")
-
-
-@pytest.fixture(scope="module")
-def nan_report() -> object:
-    return percgrad.inspect(f"{EX / 'nan_layer.py'}:build", input_shape="8,16")
-
 
 # ---------------------------------------------------------------- output
 
