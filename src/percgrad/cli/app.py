@@ -25,6 +25,8 @@ from percgrad.cli.output import (
 from percgrad.cli.usage import ABORTS, USAGE_ERRORS, usage_message
 from percgrad.version import __version__
 
+INTERRUPTS: tuple[type[BaseException], ...] = (*ABORTS, KeyboardInterrupt)
+"""What ends a run as an interruption: Click's Abort and a Ctrl-C."""
 
 class PercgradGroup(TyperGroup):
     """The command group: every usage error as ``Error: --option: given; allowed``, exit 2."""
@@ -42,7 +44,7 @@ class PercgradGroup(TyperGroup):
             message = usage_message(exc, argv, list(self.commands), self._options())
             err_console().print(f"[bold red]Error:[/] {escape(message)}")
             code = EXIT_BAD_INPUT
-        except (*ABORTS, KeyboardInterrupt):
+        except INTERRUPTS:
             code = EXIT_INTERRUPTED
         except StdoutGone:  # --help into `| head`: the reader has what it wanted
             code = 0
@@ -211,7 +213,7 @@ def main() -> None:
         sys.exit(EXIT_BAD_INPUT)
     from rich.console import Console
 
-    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign]  # not exit 1
+    Console.on_broken_pipe = on_broken_pipe  # type: ignore[method-assign,assignment]  # not exit 1
     code: Any = 0
     try:
         interrupt.arm()

@@ -100,6 +100,8 @@ class blocked:  # like holding, a class: one import fewer
     """SIGINT blocked (left pending) while the block runs: ``Interrupted.`` is printed and
     marked as said in one step, so a second Ctrl-C cannot print it again."""
 
+    _old: set[int | signal.Signals] | None
+
     def __enter__(self) -> None:
         try:
             self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})

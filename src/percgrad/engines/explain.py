@@ -32,8 +32,7 @@ def _vanish(**options: Any) -> Report:
 
 def _neuron(**options: object) -> dict[str, float]:
     """A two-input sigmoid neuron with MSE: every factor of its chain rule."""
-    r = _single(x=[1.5, -0.5], w=[0.8, 0.3], target=1.0, dtype="float64", device="cpu",
-                   **options)  # type: ignore[arg-type]
+    r = _single(x=[1.5, -0.5], w=[0.8, 0.3], target=1.0, dtype="float64", device="cpu", **options)
     assert r.out is not None and r.output is not None and r.layers[0].grad.analytic is not None
     assert r.layers[0].grad.autograd is not None
     return {
