@@ -13,16 +13,22 @@ from percgrad.theory.flow import EXPLODING_SHARE, VANISHING_SHARE, judge
 
 
 def diagnose_model(stats: list[ModuleStats], result: Pass) -> Diagnosis:
-    """The rule of ``vanish`` (theory.flow.judge) over the weight layers, from the table's
-    ‖∂E/∂W‖: non-finite first, then dead, then the first layer's share of the last's gradient.
+    """The rule of ``vanish`` (theory.flow.judge) over the weight layers (leaf modules that ran
+    with a weight of 2 or more dimensions that got a gradient: frozen and unused parameters are
+    left out), from the table's ‖∂E/∂W‖: non-finite first, then dead, then the first layer's
+    share of the last's gradient.
     A weight layer is dead when the ReLU after it (before the next weight layer) is 0 on every
     unit for every sample, or its ∂E/∂output is exactly 0. Non-finite values are located in
     any module, in forward and in backward order."""
     by_name = {label(r.name): r for r in result.records.values()}
     first_fwd = next((s.name for s in stats if not s.finite_forward), None)
     forward_input = bool(first_fwd is not None and not by_name[first_fwd].in_finite)
-    backward = sorted((s for s in stats if by_name[s.name].back_order is not None),
-                      key=lambda s: by_name[s.name].back_order or 0)
+    def back_order(s: ModuleStats) -> int | None:
+        rec = by_name.get(s.name)
+        return None if rec is None else rec.back_order
+
+    backward = sorted((s for s in stats if back_order(s) is not None),
+                      key=lambda s: back_order(s) or 0)
     first_back = next((s.name for s in backward if not s.finite_backward), None)
     if first_back is None:
         first_back = next((s.name for s in stats if not s.finite_backward), None)

@@ -4,7 +4,7 @@ and backward (‖∂E/∂output‖, finiteness)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,6 +61,36 @@ def own_parameters(model: nn.Module) -> dict[str, list[nn.Parameter]]:
     return {name: list(m.parameters(recurse=False)) for name, m in model.named_modules()}
 
 
+@dataclass
+class Owned:
+    """The parameters a module registers itself, each once: a parameter reachable under several
+    names (tied weights) belongs to the module of its first name, with its other names in
+    ``also``."""
+
+    params: list[nn.Parameter] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    """Their full names (``encoder.layers.0.self_attn.in_proj_weight``)."""
+    also: list[str] = field(default_factory=list)
+    """The other names of the same parameters, in other modules (``lm_head.weight``)."""
+
+
+def owned_parameters(model: nn.Module) -> dict[str, Owned]:
+    """Module path → the parameters it owns (see Owned), for the modules that own any, in the
+    order of ``named_modules``; every parameter of the model is in exactly one of them."""
+    owners: dict[str, Owned] = {}
+    first: dict[int, str] = {}
+    for full, p in model.named_parameters(remove_duplicate=False):
+        path = full.rpartition(".")[0]
+        if id(p) in first:
+            owners[first[id(p)]].also.append(full)
+            continue
+        first[id(p)] = path
+        own = owners.setdefault(path, Owned())
+        own.params.append(p)
+        own.names.append(full)
+    return owners
+
+
 def label(name: str) -> str:
     """A module's name for display: its path, or (model) for the root."""
     return name or "(model)"
@@ -107,9 +137,11 @@ def _forward_stats(rec: Record, mod: nn.Module, outs: list[Tensor], ins: list[Te
 
 @contextmanager
 def hooked(model: nn.Module, record_inputs: bool = False,
-           everything: bool = False) -> Iterator[dict[str, Record]]:
+           everything: bool = False, owners: Collection[str] = ()) -> Iterator[dict[str, Record]]:
     """Forward hooks on the leaf modules (every module with ``everything``) that record what
-    passes through them, and tensor hooks on their outputs for ∂E/∂output."""
+    passes through them, and tensor hooks on their outputs for ∂E/∂output. The containers
+    named in ``owners`` are recorded too, in the order they are entered (a pre-hook), with
+    nothing measured on them."""
     records: dict[str, Record] = {}
     counter = [0]
     back = [0]
@@ -155,8 +187,19 @@ def hooked(model: nn.Module, record_inputs: bool = False,
             rec.grad_in_finite &= bool(torch.isfinite(g).all())
         return hook
 
+    def enter(name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple[Any, ...]) -> None:
+            if name not in records:
+                records[name] = Record(name, mod, counter[0])
+                counter[0] += 1
+        return hook
+
+    named = dict(model.named_modules())
+    extra = [(name, named[name]) for name in owners
+             if name in named and name not in leaf_names and not everything]
     handles = [module.register_forward_hook(make(name), with_kwargs=True)
-               for name, module in targets]
+               for name, module in [*targets, *extra]]
+    handles += [module.register_forward_pre_hook(enter(name)) for name, module in extra]
     try:
         yield records
     finally:

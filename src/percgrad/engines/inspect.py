@@ -149,6 +149,9 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     idle = [label(n) for n, _ in leaves(model) if label(n) not in called]
     if idle:
         notes.append(Note("not-called", tuple(idle)))
+    unused = tuple(n for s in stats for n in s.unused)
+    if unused:
+        notes.append(Note("unused", unused))
     with guest_errors("during the gradient check (a later call than the first pass), the model"):
         check, localisation = _check_and_localise(model, args, kind, t, opts, tol, stats, notes,
                                                   progress)

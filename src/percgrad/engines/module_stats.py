@@ -1,5 +1,6 @@
-"""One hooked forward and backward pass of a user's model, and what it gives per leaf module:
-‖W‖, ‖∂E/∂W‖, ‖∂E/∂output‖, dead ReLU units, saturated outputs and finiteness."""
+"""One hooked forward and backward pass of a user's model, and what it gives per leaf module
+that ran and per module that owns parameters (every parameter in one row): ‖W‖, ‖∂E/∂W‖,
+‖∂E/∂output‖, dead ReLU units, saturated outputs and finiteness."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from percgrad.engines.hooks import Record, hooked, label, leaves, own_parameters
+from percgrad.engines.hooks import Owned, Record, hooked, label, leaves, owned_parameters
 from percgrad.engines.model_loss import loss_value, main_output, random_targets
 from percgrad.engines.user_code import _first_line, _where, hosted
 from percgrad.errors import PercgradError
@@ -55,7 +56,7 @@ def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
     model.zero_grad(set_to_none=True)
     # autograd on whatever the caller's (or the user's code's) setting: a pass without it would
     # show every ‖∂E/∂W‖ as 0 and call the model healthy
-    with hooked(model) as records, torch.enable_grad():
+    with hooked(model, owners=list(owned_parameters(model))) as records, torch.enable_grad():
         out = main_output(call_model(model, args), notes)
         usable_output(out)
         if kind != "sum" and targets is None:
@@ -95,24 +96,46 @@ def _norm(tensors: Sequence[Tensor]) -> float:
 
 
 def module_stats(model: nn.Module, result: Pass) -> list[ModuleStats]:
-    """Per leaf module that ran, in forward order, over the parameters it holds itself (read
-    right after the pass: ``.grad``)."""
-    owned = own_parameters(model)
-    ran = sorted(((result.records[name], module) for name, module in leaves(model)
-                  if name in result.records), key=lambda item: item[0].order)
-    stats = []
-    for rec, module in ran:
-        own = owned[rec.name]
-        got = [p.grad for p in own if p.grad is not None]
-        finite_back = rec.grad_out_finite and rec.grad_in_finite and all(
-            bool(torch.isfinite(g).all()) for g in got)
-        stats.append(ModuleStats(
-            name=label(rec.name), type=type(module).__name__,
-            params=sum(p.numel() for p in own), weight_norm=_norm(own) if own else None,
-            grad_norm=_norm(got) if got else (0.0 if own else None),
-            output_grad_norm=math.sqrt(rec.out_sq) if rec.got_grad else None,
-            dead=rec.dead, saturated=rec.saturated, finite_forward=rec.out_finite,
-            finite_backward=finite_back,
-            weight_layer=any(p.dim() >= 2 for p in own),
-        ))
-    return stats
+    """One row per leaf module that ran and per module that owns parameters (containers and the
+    root included; tied parameters with their first module only), in forward order (a module
+    that never ran after the row before it in the tree), over the parameters it owns, their
+    ‖∂E/∂W‖ read from ``.grad`` right after the pass."""
+    owned = owned_parameters(model)
+    leaf_names = {name for name, _ in leaves(model)}
+    rows: list[tuple[tuple[int, int], str, nn.Module]] = []
+    key = (-1, 0)
+    for index, (name, module) in enumerate(model.named_modules()):
+        rec = result.records.get(name)
+        ran = rec is not None and (name in leaf_names or name in owned)
+        if ran and rec is not None:
+            key = (rec.order, 0)
+        elif name in owned:
+            key = (key[0], index + 1)
+        else:
+            continue
+        rows.append((key, name, module))
+    rows.sort(key=lambda item: item[0])
+    return [_row(name, module, result.records.get(name), owned.get(name, Owned()),
+                 name in leaf_names) for _, name, module in rows]
+
+
+def _row(name: str, module: nn.Module, rec: Record | None, own: Owned, leaf: bool) -> ModuleStats:
+    trainable = [p for p in own.params if p.requires_grad]
+    unused = [n for n, p in zip(own.names, own.params) if p.requires_grad and p.grad is None]
+    used = [p for p in trainable if p.grad is not None]
+    got = [p.grad for p in used if p.grad is not None]
+    finite_back = all(bool(torch.isfinite(g).all()) for g in got)
+    if rec is not None:
+        finite_back = finite_back and rec.grad_out_finite and rec.grad_in_finite
+    return ModuleStats(
+        name=label(name), type=type(module).__name__,
+        params=sum(p.numel() for p in own.params),
+        weight_norm=_norm(own.params) if own.params else None,
+        grad_norm=_norm(got) if got else None,
+        output_grad_norm=math.sqrt(rec.out_sq) if rec is not None and rec.got_grad else None,
+        dead=None if rec is None else rec.dead, saturated=None if rec is None else rec.saturated,
+        finite_forward=True if rec is None else rec.out_finite, finite_backward=finite_back,
+        weight_layer=leaf and rec is not None and any(p.dim() >= 2 for p in used),
+        parameters=list(own.names), also=list(own.also),
+        frozen=bool(own.params) and not trainable, unused=unused, ran=rec is not None,
+    )

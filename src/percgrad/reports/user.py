@@ -114,7 +114,7 @@ class Note:
 
     kind: str
     """eval-copy, random-targets, random-inputs, first-output, batch-one, kwargs-constant,
-    nonfinite-input, not-called, training-stopped, local-none, in-container."""
+    nonfinite-input, not-called, training-stopped, local-none, in-container, unused."""
     modules: tuple[str, ...] = ()
     value: float | None = None
     text: str = ""
@@ -180,7 +180,9 @@ class FunctionCheckReport(_Document):
 
 @dataclass
 class ModuleStats:
-    """One leaf module of the model, from a forward and backward pass with hooks."""
+    """One module of the model, from a forward and backward pass with hooks: every leaf module
+    that ran, and every module (containers and the root included) that registers parameters of
+    its own; each parameter of the model is in exactly one row."""
 
     name: str
     """Its path in the container tree (``features.0``)."""
@@ -189,7 +191,8 @@ class ModuleStats:
     weight_norm: float | None
     """‖W‖ over the module's own parameters (weight and bias)."""
     grad_norm: float | None
-    """‖∂E/∂W‖ over the same."""
+    """‖∂E/∂W‖ over the same, from their ``.grad`` after the backward (every use counted); the
+    frozen and unused ones left out (None: none has a gradient)."""
     output_grad_norm: float | None
     """‖∂E/∂output‖ from a hook on its output."""
     dead: float | None = None
@@ -204,6 +207,17 @@ class ModuleStats:
     """‖∂E/∂out_k‖² / ‖∂E/∂out_k+1‖² to the next weight layer (the measured factor of vanish)."""
     local: GradCheck | None = None
     """Its own gradient check, when the model's check failed and it was localised."""
+    parameters: list[str] = field(default_factory=list)
+    """The full names of the parameters this row holds (each parameter in one row only)."""
+    also: list[str] = field(default_factory=list)
+    """Other names of the same parameters (tied weights, reached through another module)."""
+    frozen: bool = False
+    """Every parameter it holds has requires_grad=False (left out of the flow diagnosis)."""
+    unused: list[str] = field(default_factory=list)
+    """Its parameters that require a gradient but got none in the backward pass."""
+    ran: bool = True
+    """It was called as a module in the forward pass (a container, or a module whose weights
+    are used by another's code, e.g. MultiheadAttention's out_proj, may not be)."""
 
 
 @dataclass

@@ -122,6 +122,9 @@ def note_sentence(note: Note) -> str:
                 "dead share needs a larger batch to mean much")
     if kind == "not-called":
         return f"not called in the forward pass, so not shown: {listed(note.modules)}"
+    if kind == "unused":
+        return ("these parameters require a gradient but got none in the backward pass (unused "
+                f"by the loss), so they are left out of the diagnosis: {listed(note.modules)}")
     if kind == "training-stopped":
         return (f"training stopped at step {note.text}: the loss or a gradient is no longer "
                 f"finite (try a smaller --lr than {note.value:g})")

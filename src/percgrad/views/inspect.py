@@ -32,6 +32,18 @@ def _units(m: ModuleStats) -> str:
     return ""
 
 
+def _held(m: ModuleStats) -> str:
+    """Frozen, unused or tied parameters of a row, in words."""
+    parts = ["frozen"] if m.frozen else []
+    if m.unused:
+        parts.append("no gradient: " + ", ".join(n.rpartition(".")[2] for n in m.unused))
+    if m.also:
+        parts.append("tied: " + ", ".join(m.also))
+    if not m.ran:  # its hooks never fired: unused, or called by its container's own code
+        parts.append("not called" if m.grad_norm is None else "used inside its container")
+    return " · ".join(parts)
+
+
 def _local(m: ModuleStats) -> Text:
     if m.local is None:
         return Text("—", style="dim")
@@ -60,6 +72,8 @@ def module_split(report: InspectReport) -> Split:
                                    m.finite_backward else Text("✘ fwd" if not m.finite_forward
                                                                else "✘ bwd", style="bold red")
                                    for m in mods], "left"))
+    if any(_held(m) for m in mods):
+        cols.append(Col("parameters", [_held(m) for m in mods], "left"))
     if any(m.local is not None for m in mods):
         cols.append(Col("own check", [_local(m) for m in mods], "left"))
     bars = [m.grad_norm if m.params and m.grad_norm is not None else None for m in mods]
@@ -78,7 +92,7 @@ def module_split(report: InspectReport) -> Split:
         caption += " · own check: the module alone, on its recorded input (max relative error)"
     styles: list[str | None] = ["red" if m.name in flagged and "non-finite" in d.kinds else
                                 ("yellow" if m.name in flagged else None) for m in mods]
-    return Split("Modules in forward order (leaf modules, by container path)",
+    return Split("Modules in forward order (by container path)",
                  Col("module", [m.name for m in mods], "left"), cols, caption, len(mods), styles)
 
 
