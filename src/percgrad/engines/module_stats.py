@@ -30,6 +30,19 @@ class Pass:
     grads: dict[str, Tensor | None]
     """Parameter name → its gradient."""
     notes: list[Note]
+    scale: float = 0.0
+    """Σ|output|: with |E|, the size of the terms E is summed from (its round-off floor)."""
+    normalised: bool = False
+    """Every row of the output is non-negative and sums to 1 (a softmax's)."""
+    loss_kind: str = "sum"
+
+
+def _normalised(out: Tensor) -> bool:
+    """Rows of the output (its last dimension) are non-negative and sum to 1."""
+    o = out.detach()
+    if o.dim() == 0 or not bool(torch.isfinite(o).all()):
+        return False
+    return bool((o >= 0).all()) and bool(((o.sum(-1) - 1).abs() <= 1e-3).all())
 
 
 def call_model(model: nn.Module, args: Sequence[Any]) -> Any:
@@ -71,7 +84,9 @@ def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
                                     f"{_where(exc)}", "TARGET") from None
     grads = {name: (None if p.grad is None else p.grad.detach().clone())
              for name, p in model.named_parameters()}
-    return Pass(float(e.detach()), tuple(out.shape), records, grads, notes), targets
+    scale = float(out.detach().abs().sum())
+    return Pass(float(e.detach()), tuple(out.shape), records, grads, notes, scale,
+                _normalised(out), kind), targets
 
 
 def usable_output(out: Tensor) -> None:

@@ -95,7 +95,8 @@ class GradCheck:
     resolution: float | None = None
     reason: str | None = None
     """Why it does not apply: nondeterministic, nonfinite, float64-unavailable, no-parameters,
-    empty (no entries to check or no output), vacuous (every gradient exactly 0)."""
+    empty (no entries to check or no output), vacuous (every gradient exactly 0), constant-loss
+    (inspect: the loss does not depend on the parameters, so the check compared round-off)."""
     detail: str | None = None
     """The figures or message behind ``reason``."""
 
@@ -226,7 +227,8 @@ class Diagnosis:
     its weight layers."""
 
     kinds: list[str]
-    """non-finite, vanishing, exploding or dead; empty when healthy."""
+    """non-finite, constant-loss, zero-weight, vanishing, exploding or dead; empty when
+    healthy."""
     flow: str
     """The rule's verdict: vanishing, exploding, stable, dead, non-finite or undetermined."""
     share: float | None
@@ -247,6 +249,13 @@ class Diagnosis:
     """The backward pass was non-finite from its start (the loss or the output gradient)."""
     forward_input_nonfinite: bool = False
     """The first module with a non-finite output already had a non-finite input."""
+    cause: str | None = None
+    """Why: constant-loss: ``softmax-sum`` (a softmax-normalised output summed) or None
+    (not known). In the JSON document only when set."""
+    module: str | None = None
+    module_type: str | None = None
+    """zero-weight: the module (path, type) whose all-zero weight blocks the gradient. In the
+    JSON document only when set."""
 
     @property
     def healthy(self) -> bool:
@@ -309,8 +318,7 @@ class InspectReport(_Document):
             "output_shape": None if self.output_shape is None else list(self.output_shape),
             "loss": self.loss, "params": self.params,
             "modules": [_module_document(m) for m in self.modules],
-            "diagnosis": {**dataclasses.asdict(self.diagnosis), "healthy": self.diagnosis.healthy,
-                          "sentences": diagnosis_sentences(self.diagnosis)},
+            "diagnosis": _diagnosis_document(self.diagnosis),
             "check": check_document(self.check),
             "localisation": None if self.localisation is None else {
                 "module": self.localisation.module, "type": self.localisation.type,
@@ -325,6 +333,16 @@ class InspectReport(_Document):
         }
         return dumps(doc)
 
+
+
+def _diagnosis_document(d: Diagnosis) -> dict[str, Any]:
+    """The diagnosis as a dict; cause, module and module_type only when set (a healthy or flow
+    diagnosis keeps the keys it had)."""
+    doc = dataclasses.asdict(d)
+    for key in ("cause", "module", "module_type"):
+        if doc[key] is None:
+            del doc[key]
+    return {**doc, "healthy": d.healthy, "sentences": diagnosis_sentences(d)}
 
 
 def _module_document(m: ModuleStats) -> dict[str, Any]:

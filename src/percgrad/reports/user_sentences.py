@@ -78,6 +78,9 @@ def check_sentence(check: GradCheck) -> str:
     if check.reason == "empty":
         return (f"there is nothing to compare: {check.detail}, so the check does not apply (it "
                 "passes nothing)")
+    if check.reason == "constant-loss":
+        return ("the loss is (nearly) constant in the parameters, so autograd and the finite "
+                "differences compare rounding noise: the check is vacuous (see the diagnosis)")
     if check.reason == "vacuous":
         return ("every gradient is exactly 0, autograd's and the finite differences' alike, so the "
                 f"check is vacuous: {check.detail or 'nothing flows back to what is checked'}")
@@ -150,6 +153,25 @@ def diagnosis_sentences(d: Diagnosis) -> list[str]:
             out.append(f"In backward order the first module with a non-finite gradient (∂E/∂W, "
                        f"∂E/∂output or ∂E/∂input) is {d.first_nonfinite_backward}{start}.")
         return out or ["NON-FINITE: the loss is not finite."]
+    if "constant-loss" in d.kinds:
+        why = (" The output is a softmax-normalised one (every row sums to 1) and the loss sums "
+               "it, so E is the number of rows whatever the parameters."
+               if d.cause == "softmax-sum" else "")
+        return [f"CONSTANT LOSS: E is (nearly) constant in the parameters: every ‖∂E/∂W‖ is at "
+                f"the round-off floor of E, so the gradients are rounding noise, not a signal "
+                f"(the flow verdict and the gradient check say nothing).{why} Use a loss that "
+                "depends on them: --loss cross-entropy with --targets (on the logits, before the "
+                "softmax), or --loss mse."]
+    if "zero-weight" in d.kinds:
+        out = [f"ZERO WEIGHT: {d.module} ({d.module_type}) has an all-zero weight: nothing flows "
+               "back past it; every module before it gets no gradient"
+               + (f" ({listed(d.concerned)})" if d.concerned else "")
+               + ". Initialise it to non-zero values (a zero-initialised head or norm γ = 0 "
+               "blocks the gradient at the first step)."]
+        if "dead" in d.kinds:
+            out.append(f"DEAD: every unit of the ReLU after {listed(d.dead_layers)} is 0 for "
+                       "every sample of the batch.")
+        return out
     if d.flow == "dead":
         return [f"DEAD: {listed(d.dead_layers)} get(s) no gradient: every unit of the ReLU after "
                 "it is 0 for every sample of the batch (or its ∂E/∂output is exactly 0) — "

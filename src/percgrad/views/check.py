@@ -26,7 +26,7 @@ MAX_GROUP_ROWS = 10
 
 def _check_line(check: GradCheck, dtype: str) -> Text:
     sentence = check_sentence(check)
-    if check.reason == "vacuous":
+    if check.reason in ("vacuous", "constant-loss"):
         return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if check.passed is None:
         return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)

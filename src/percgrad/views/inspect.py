@@ -57,7 +57,8 @@ def module_split(report: InspectReport) -> Split:
     """Every leaf module that ran, in forward order."""
     mods = report.modules
     d = report.diagnosis
-    flagged = set(d.concerned) | ({d.first_nonfinite_forward, d.first_nonfinite_backward} - {None})
+    flagged = set(d.concerned) | ({d.first_nonfinite_forward, d.first_nonfinite_backward,
+                                   d.module} - {None})
     cols = [
         Col("type", [m.type for m in mods], "left"),
         Col("params", [f"{m.params:,}" if m.params else "0" for m in mods]),
@@ -192,7 +193,7 @@ def inspect_verdict(report: InspectReport) -> str:
 def _inspect_line(report: InspectReport) -> Text:
     c = report.check
     sentence = inspect_verdict(report)
-    if c.reason == "vacuous":
+    if c.reason in ("vacuous", "constant-loss"):
         return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if c.passed is None:
         return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
