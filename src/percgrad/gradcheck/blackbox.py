@@ -4,7 +4,7 @@ evaluated on stacks of perturbed rows, with as few steps of the ladder as the an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -301,18 +301,28 @@ def entry_differences(obj: FunctionObjective, allowed: Tensor, steps: tuple[floa
                                  progress)
 
 
-def direction_differences(obj: FunctionObjective, units: Tensor, allowed: Tensor,
-                          steps: tuple[float, ...] = FAST_STEPS, expected: Tensor | None = None,
+def direction_differences(obj: FunctionObjective, units: Tensor | Sequence[tuple[int, Tensor]],
+                          allowed: Tensor, steps: tuple[float, ...] = FAST_STEPS,
+                          expected: Tensor | None = None,
                           progress: Progress | None = None) -> BlackBoxDifferences:
-    """Along the rows of ``units`` (D × N unit vectors): (f(θ+εu) − f(θ−εu)) / 2ε."""
+    """Along unit vectors u: (f(θ+εu) − f(θ−εu)) / 2ε. ``units`` is a D × N matrix, or each u by
+    its support, (start, values): u is ``values`` from θ's entry ``start`` on and 0 elsewhere,
+    so that a check of many tensors never holds a dense (tensors × parameters) matrix."""
     theta = obj.theta
+    supports = [(0, row) for row in units] if isinstance(units, Tensor) else list(units)
 
     def perturb(items: Tensor, eps: float) -> Tensor:
-        u = units[items]
-        return torch.cat([theta + eps * u, theta - eps * u])
+        n = items.numel()
+        rows = theta.expand(2 * n, -1).clone()
+        for r, i in enumerate(items.tolist()):
+            start, values = supports[i]
+            span = slice(start, start + values.numel())
+            rows[r, span] += eps * values
+            rows[n + r, span] -= eps * values
+        return rows
 
     def step_size(items: Tensor, eps: float) -> Tensor:
         return torch.full((items.numel(),), 2 * eps, dtype=torch.float64, device=theta.device)
 
-    return black_box_differences(obj, perturb, units.shape[0], allowed, steps, step_size, expected,
+    return black_box_differences(obj, perturb, len(supports), allowed, steps, step_size, expected,
                                  progress)

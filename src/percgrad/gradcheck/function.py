@@ -289,13 +289,11 @@ def run_objective(obj_spec: Objective, method: str, tol: float, seed: int,
             start += count
     else:
         dirs = unit_directions(obj_spec.shapes, seed, theta.device)
-        units = torch.zeros((len(counts) * DIRECTIONS, theta.numel()), dtype=torch.float64,
-                            device=theta.device)
+        units: list[tuple[int, Tensor]] = []  # each direction by its support: O(parameters) memory
         start = 0
         for g, (d, count) in enumerate(zip(dirs, counts)):
-            shape = torch.Size(obj_spec.shapes[g])
-            units[g * DIRECTIONS:(g + 1) * DIRECTIONS, start:start + count] = \
-                d.dense(shape).reshape(DIRECTIONS, -1)
+            dense = d.dense(torch.Size(obj_spec.shapes[g])).reshape(DIRECTIONS, -1)
+            units += [(start, dense[j]) for j in range(DIRECTIONS)]
             start += count
         proj = [[project([d], [obj_spec.analytic[k][g].reshape(-1) if d.s is None
                                else obj_spec.analytic[k][g]])
