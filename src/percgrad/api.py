@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from percgrad.errors import PercgradError
 from percgrad.runtime.progress import Progress, Tracker
 from percgrad.spec import arguments as arg
 from percgrad.spec.build import Matrix, Numbers, chain_spec, comparison, multi_spec, single_spec
@@ -111,7 +112,9 @@ def explain(topic: str, **unknown: Any) -> Example:
 
 
 def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
-            input_shape: str | Sequence[int] | None = None, data: str | None = None,
+            input_shape: str | Sequence[int] | Sequence[str] | None = None,
+            data: str | None = None, input_kwargs: dict[str, Any] | None = None,
+            output: str | int | None = None,
             target_column: str | None = None, targets_file: str | None = None,
             state_dict: str | None = None, loss: str = "auto", train: bool = True, steps: int = 0,
             lr: float = 0.1, check: str = "auto", tolerance: float | None = None, seed: int = 0,
@@ -123,8 +126,16 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
     from percgrad.engines.inspect import InspectOptions, inspect_target
 
     arg.known(unknown, arg.keywords(inspect), "inspect")
-    if input_shape is not None:
+    if input_shape is not None and not (isinstance(input_shape, list | tuple) and input_shape
+                                        and all(isinstance(v, str) for v in input_shape)):
         input_shape = arg.shape(input_shape, "--input-shape")
+    if input_kwargs is not None and (not isinstance(input_kwargs, dict) or not all(
+            isinstance(k, str) for k in input_kwargs)):
+        raise PercgradError(f"must be a dict of keyword inputs, got {input_kwargs!r}",
+                            "input_kwargs")
+    if output is not None and (isinstance(output, bool) or not isinstance(output, str | int)):
+        raise PercgradError(f"must be a key, an attribute or an index, got {output!r}",
+                            "--output")
     data = arg.path(data, "--data")
     targets_file = arg.path(targets_file, "--targets")
     state_dict = arg.path(state_dict, "--state-dict")
@@ -140,10 +151,12 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
     arg.progress(progress)
     options = InspectOptions(loss=loss, train=train, steps=steps, lr=lr, check=check,
                              tolerance=tolerance, seed=seed, device=device,
-                             max_memory=memory_limit(max_memory))
+                             max_memory=memory_limit(max_memory),
+                             output=None if output is None else str(output))
     return inspect_target(model, inputs, targets=targets, input_shape=input_shape, data=data,
                           target_column=target_column, targets_file=targets_file,
-                          state_dict=state_dict, options=options, progress=progress)
+                          state_dict=state_dict, options=options, progress=progress,
+                          input_kwargs=input_kwargs)
 
 
 def check(fn: Any, *inputs: Any, shapes: str | None = None, check: str = "auto",

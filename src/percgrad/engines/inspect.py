@@ -7,6 +7,7 @@ disagrees (engines.localise). Options and the user's model and data in, an Inspe
 from __future__ import annotations
 
 import copy
+import inspect as inspect_module
 import math
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from percgrad.engines.diagnose import diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
 from percgrad.engines.model_check import check_model, float64_copy, to_float64
-from percgrad.engines.model_loss import resolve_loss
+from percgrad.engines.model_loss import OUTPUT_KEY, resolve_loss
 from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass
 from percgrad.engines.user_code import (
     GlobalState,
@@ -34,11 +35,14 @@ from percgrad.engines.user_code import (
 )
 from percgrad.engines.user_data import (
     check_sources,
+    input_specs,
+    input_tensors,
     load_state,
+    map_inputs,
     model_data,
     model_dtype,
-    parse_shape,
     read_state_dict,
+    split_inputs,
 )
 from percgrad.errors import PercgradError
 from percgrad.reports.user import GradCheck, HistoryStep, InspectReport, Localisation, ModuleStats, Note
@@ -64,6 +68,8 @@ class InspectOptions:
     seed: int = 0
     device: str = "auto"
     max_memory: int | None = None
+    output: str | None = None
+    """--output: the output the loss is taken of (None: logits, else the first tensor)."""
     """Bytes the run may use (--max-memory); None: what the device has free."""
 
 
@@ -104,6 +110,17 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     """Everything ``percgrad inspect`` shows, for ``model`` on ``inputs`` (``notes``: what the
     loading of the user's code found, e.g. that it turned autograd off)."""
     opts = options or InspectOptions()
+    token = OUTPUT_KEY.set(opts.output)
+    try:
+        return _inspect_model(model, inputs, targets, opts, target, progress, settings, notes)
+    finally:
+        OUTPUT_KEY.reset(token)
+
+
+def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | None,
+                   opts: InspectOptions, target: str, progress: Progress | None,
+                   settings: dict[str, Any] | None, notes: Sequence[Note]) -> InspectReport:
+    """``inspect_model`` with --output set."""
     if isinstance(opts.steps, bool) or not isinstance(opts.steps, int) or not 0 <= opts.steps <= MAX_STEPS:
         raise PercgradError(f"must be a whole number from 0 to {MAX_STEPS}, got {opts.steps!r}",
                             "--steps")
@@ -129,14 +146,15 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     no_inplace(work)
     work.to(device)
     work.train(opts.train)
-    args = [a.to(device) if isinstance(a, Tensor) else a for a in inputs]
+    args = map_inputs(inputs, lambda a: a.to(device) if isinstance(a, Tensor) else a)
+    check_arity(work, args)
     t = targets.to(device) if targets is not None else None
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(opts.seed)
         first, t = one_pass(work, args, kind, t, opts.seed)
         notes += first.notes
         stats = module_stats(work, first)
-        batch = next((a.shape[0] for a in args if isinstance(a, Tensor) and a.dim() >= 1), 1)
+        batch = next((a.shape[0] for a in input_tensors(args) if a.dim() >= 1), 1)
         diagnosis = diagnose_model(stats, first)
         if batch == 1 and any(s.dead is not None for s in stats):
             notes.append(Note("batch-one"))
@@ -169,7 +187,7 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
                   "requested_check": opts.check, "tolerance": tol, "seed": opts.seed,
                   "device": str(device)},
         device=device_info(device),
-        input_shapes=[tuple(a.shape) for a in args if isinstance(a, Tensor)],
+        input_shapes=[tuple(a.shape) for a in input_tensors(args)],
         output_shape=first.output_shape, loss=first.loss, params=n_params, modules=stats,
         diagnosis=diagnosis, check=check, localisation=localisation, history=history,
         notes=notes, timing={"stats_s": stats_s, "check_s": numeric_s}, version=__version__,
@@ -179,7 +197,7 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
 def _guard(model: nn.Module, inputs: Sequence[Any], opts: InspectOptions,
            device: torch.device) -> None:
     """Refuse a run whose floor (inputs and parameters; see runtime.memory) cannot fit."""
-    entries = sum(a.numel() for a in inputs if isinstance(a, Tensor))
+    entries = sum(a.numel() for a in input_tensors(inputs))
     _guard_sizes(entries, model, opts, device)
 
 
@@ -203,7 +221,7 @@ def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Ten
     try:
         m64 = float64_copy(model).to(args[0].device if args and isinstance(args[0], Tensor)
                                      else "cpu")
-        args64 = [to_float64(a) for a in args]
+        args64 = map_inputs(args, to_float64)
         t64 = to_float64(t) if t is not None else None
         with torch.no_grad(), hooked(m64) as sizes:
             call_model(m64, args64)
@@ -222,10 +240,11 @@ def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Ten
 
 
 def inspect_target(model: Any, inputs: Any = None, *, targets: Any = None,
-                   input_shape: str | Sequence[int] | None = None, data: str | Path | None = None,
+                   input_shape: Any = None, data: str | Path | None = None,
                    target_column: str | None = None, targets_file: str | Path | None = None,
                    state_dict: str | Path | None = None, options: InspectOptions | None = None,
-                   progress: Progress | None = None) -> InspectReport:
+                   progress: Progress | None = None,
+                   input_kwargs: dict[str, Any] | None = None) -> InspectReport:
     """``inspect`` from what the user gives: a TARGET string or a model (or a callable building
     one); inputs as tensors, a shape for random ones, or a data file; targets as a tensor, a
     file or a CSV column; weights from a state-dict file."""
@@ -243,11 +262,10 @@ def inspect_target(model: Any, inputs: Any = None, *, targets: Any = None,
         check_usable(module, model if isinstance(model, str) else type(module).__name__)
         if input_shape is not None:
             # before the inputs exist: a shape too large for memory is refused, not allocated
-            shape = parse_shape(input_shape, "--input-shape") if isinstance(input_shape, str) \
-                else tuple(input_shape)
-            _guard_sizes(math.prod(shape), module, opts, resolve_device(opts.device))
+            entries = sum(math.prod(s.shape) for s in input_specs(input_shape))
+            _guard_sizes(entries, module, opts, resolve_device(opts.device))
         got = model_data(module, inputs, targets, input_shape, data, target_column, targets_file,
-                         opts.seed)
+                         opts.seed, input_kwargs)
         settings = {"input_shape": None if input_shape is None else list(got.args[0].shape),
                     "data": None if data is None else str(data),
                     "targets": "file" if got.targets_from_file else
@@ -256,3 +274,27 @@ def inspect_target(model: Any, inputs: Any = None, *, targets: Any = None,
                     "inputs": got.source}
         return inspect_model(module, got.args, got.targets, opts,
                              model if isinstance(model, str) else "", progress, settings, loaded)
+
+
+def check_arity(model: nn.Module, args: Sequence[Any]) -> None:
+    """Refuse inputs the forward cannot take (one missing, one too many), naming its parameters
+    and how to give them, before torch's own complaint from inside module.py."""
+    try:
+        sig = inspect_module.signature(model.forward)
+    except (TypeError, ValueError):
+        return
+    pos, kw = split_inputs(args)
+    try:
+        sig.bind(*pos, **kw)
+    except TypeError as exc:
+        names = ", ".join(str(p) for p in sig.parameters.values())
+        hints = " ".join(f"--input-shape {p.name}=SHAPE" for i, p in
+                         enumerate(sig.parameters.values())
+                         if i >= len(pos) and p.default is p.empty and p.name not in kw
+                         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        raise PercgradError(
+            f"{type(model).__name__}.forward({names}) cannot take the inputs given ({len(pos)} "
+            f"positional{', keywords ' + ', '.join(kw) if kw else ''}): {exc}; give one "
+            f"--input-shape per positional input, in order, and NAME=SHAPE for the others"
+            f"{f' (e.g. {hints})' if hints else ''}, or a tuple of inputs and input_kwargs in "
+            "Python", "--input-shape") from None

@@ -11,6 +11,7 @@ from torch import nn
 
 from percgrad.engines.hooks import containers, hooked, label, leaves
 from percgrad.engines.model_check import check_module
+from percgrad.engines.user_data import split_inputs
 from percgrad.reports.user import GradCheck, Localisation, ModuleStats
 
 
@@ -20,7 +21,8 @@ def localise(m64: nn.Module, args64: Sequence[Any], tol: float, seed: int,
     named. When every leaf passes, the containers, deepest first: the first that fails holds
     the mistake in its own code."""
     with torch.no_grad(), hooked(m64, record_inputs=True, everything=True) as records:
-        m64(*args64)
+        pos, kw = split_inputs(args64)
+        m64(*pos, **kw)
     by_label = {s.name: s for s in stats}
     checked: list[str] = []
     first: tuple[str, str, GradCheck] | None = None

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from percgrad.engines.hooks import float_tensors, no_inplace
 from percgrad.engines.model_loss import loss_value, main_output
-from percgrad.engines.user_data import random_tensor
+from percgrad.engines.user_data import random_tensor, split_inputs
 from percgrad.gradcheck.function import COTANGENT_SALT, Objective, run_objective
 from percgrad.reports.user import GradCheck
 from percgrad.runtime.progress import Progress
@@ -136,7 +136,8 @@ def check_model(m64: nn.Module, args64: Sequence[Any], kind: str, t64: Tensor | 
     def finish(out: Any) -> Tensor:
         return loss_value(kind, main_output(out), t64)
 
-    obj = param_objective(m64, args64, {}, finish, with_inputs=False)
+    pos, kw = split_inputs(args64)
+    obj = param_objective(m64, pos, kw, finish, with_inputs=False)
     assert obj is not None
     obj.row_bytes = max(obj.row_bytes, row_bytes)
     with restored(m64):

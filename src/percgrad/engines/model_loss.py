@@ -3,7 +3,9 @@ cross-entropy, sum), and seeded targets when none were given."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -18,19 +20,72 @@ from percgrad.spec.seeds import stream_seed
 LOSSES = ("auto", "mse", "bce", "cross-entropy", "sum")
 
 
-def main_output(out: Any, notes: list[Note] | None = None) -> Tensor:
-    """The tensor the loss is taken of: the output, the first of a tuple, ``logits`` of a dict."""
+OUTPUT_KEY: ContextVar[str | None] = ContextVar("percgrad_output_key", default=None)
+"""--output: the output the loss is taken of (a dict key, an attribute, a tuple index)."""
+
+
+def _named_outputs(out: Any) -> list[tuple[str, Any]]:
+    """The parts of a model's output by the name --output takes: dict keys, tuple indices,
+    the fields of an output object (a dataclass or a namedtuple)."""
+    if isinstance(out, dict):
+        return [(str(k), v) for k, v in out.items()]
+    if hasattr(out, "_fields"):
+        return [(str(f), getattr(out, f)) for f in out._fields]
+    if isinstance(out, list | tuple):
+        return [(str(i), v) for i, v in enumerate(out)]
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return [(f.name, getattr(out, f.name)) for f in dataclasses.fields(out)]
+    return []
+
+
+def _select(out: Any, key: str) -> Any:
+    named = _named_outputs(out)
+    for name, value in named:
+        if name == key:
+            return value
+    if isinstance(out, list | tuple) and key.lstrip("-").isdigit() and \
+            -len(out) <= int(key) < len(out):
+        return out[int(key)]
+    if not isinstance(out, dict | list | tuple) and hasattr(out, key):
+        return getattr(out, key)
+    names = [n for n, v in named if float_tensors(v)]
+    raise PercgradError(f"the model's output ({type(out).__name__}) has no {key!r}; its "
+                        f"outputs are: {', '.join(names) or 'none by name'}", "--output")
+
+
+def main_output(out: Any, notes: list[Note] | None = None, key: str | None = None) -> Tensor:
+    """The tensor the loss is taken of: ``key`` (--output) of the output, else the output,
+    ``logits`` of a dict or an output object, else the first floating-point tensor."""
+    key = OUTPUT_KEY.get() if key is None else key
+    if key is not None:
+        chosen = _select(out, key)
+        if not isinstance(chosen, Tensor):
+            raise PercgradError(f"the model's output {key!r} is a {type(chosen).__name__}, not "
+                                "a tensor", "--output")
+        return chosen
     if isinstance(out, Tensor):
         return out
-    if isinstance(out, dict) and isinstance(out.get("logits"), Tensor):
-        return out["logits"]
+    named = [(n, v) for n, v in _named_outputs(out) if float_tensors(v)]
+    logits = next((v for n, v in named if n == "logits" and isinstance(v, Tensor)), None)
+    if logits is None and isinstance(out, dict) and isinstance(out.get("logits"), Tensor):
+        logits = out["logits"]
     found = float_tensors(out)
-    if not found:
+    if logits is None and not found:
         raise PercgradError(f"the model returned a {type(out).__name__} with no floating-point "
                             "tensor to take a loss of", "TARGET")
+    if logits is not None and len(named) <= 1:
+        return logits
+    taken = "logits" if logits is not None else next(
+        (n for n, v in named if float_tensors(v) and float_tensors(v)[0] is found[0]), "")
     if notes is not None and not any(n.kind == "first-output" for n in notes):
-        notes.append(Note("first-output"))
-    return found[0]
+        others = [n for n, _ in named if n != taken]
+        text = ""
+        if taken:
+            text = (f"the model returns several outputs: the loss is taken of {taken!r}"
+                    + (f"; the others: {', '.join(map(repr, others))}" if others else "")
+                    + " (choose one with --output KEY)")
+        notes.append(Note("first-output", text=text))
+    return logits if logits is not None else found[0]
 
 
 def resolve_loss(loss: str, has_targets: bool) -> str:

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from percgrad.engines.hooks import Owned, Record, hooked, label, leaves, owned_parameters
 from percgrad.engines.model_loss import loss_value, main_output, random_targets
 from percgrad.engines.user_code import _first_line, _where, hosted
+from percgrad.engines.user_data import input_tensors, split_inputs
 from percgrad.errors import PercgradError
 from percgrad.gradcheck.compare import frobenius
 from percgrad.reports.user import ModuleStats, Note
@@ -49,14 +50,15 @@ def call_model(model: nn.Module, args: Sequence[Any]) -> Any:
     """``model(*args)``, what it raises as a PercgradError that says where in the user's code."""
     try:
         with hosted("the model's forward pass"):
-            return model(*args)
+            pos, kw = split_inputs(args)
+            return model(*pos, **kw)
     except PercgradError:
         raise
     except Exception as exc:
         hint = ""
         if "more than 1 value per channel" in str(exc):
             hint = "; batch norm in train mode needs a batch of 2 or more (or --eval)"
-        shapes = ", ".join("×".join(map(str, a.shape)) for a in args if isinstance(a, Tensor))
+        shapes = ", ".join("×".join(map(str, a.shape)) for a in input_tensors(args))
         raise PercgradError(f"the model's forward pass on input of shape {shapes} raised "
                             f"{_first_line(exc)}{_where(exc)}{hint}", "TARGET") from None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import inspect
 import math
 import pickle
 import zipfile
@@ -307,9 +308,139 @@ def model_dtype(model: nn.Module) -> torch.dtype:
     return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
-def model_inputs(shape: tuple[int, ...], model: nn.Module, seed: int) -> Tensor:
-    """A seeded N(0, 1) input of ``shape`` in the model's floating-point dtype."""
-    return random_tensor(shape, seed, model_dtype(model), "cpu", salt=11)
+def model_inputs(shape: tuple[int, ...], model: nn.Module, seed: int, salt: int = 11,
+                 dtype: str = "float") -> Tensor:
+    """A seeded N(0, 1) input of ``shape`` in the model's floating-point dtype; with ``dtype``
+    long, token ids in [0, n), n the num_embeddings of the model's first nn.Embedding."""
+    if dtype == "long":
+        emb = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+        if emb is None:
+            raise PercgradError("integer inputs (:long) are drawn in [0, num_embeddings) of the "
+                                "model's first nn.Embedding, and the model has none; give the "
+                                "inputs with --data FILE", "--input-shape")
+        gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, salt))
+        return torch.randint(0, emb.num_embeddings, shape, generator=gen)
+    return random_tensor(shape, seed, model_dtype(model), "cpu", salt=salt)
+
+
+class Keywords(dict[str, Any]):
+    """The keyword inputs of a model's forward: the last item of a list of inputs."""
+
+
+def split_inputs(args: Sequence[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword inputs of a list that may end in ``Keywords``."""
+    if args and isinstance(args[-1], Keywords):
+        return list(args[:-1]), dict(args[-1])
+    return list(args), {}
+
+
+def map_inputs(args: Sequence[Any], fn: Any) -> list[Any]:
+    """``fn`` applied to every input, keyword inputs included."""
+    pos, kw = split_inputs(args)
+    out = [fn(a) for a in pos]
+    return [*out, Keywords({k: fn(v) for k, v in kw.items()})] if kw else out
+
+
+def input_tensors(args: Sequence[Any]) -> list[Tensor]:
+    """Every tensor among the inputs, keyword inputs included."""
+    pos, kw = split_inputs(args)
+    return [a for a in [*pos, *kw.values()] if isinstance(a, Tensor)]
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One --input-shape: ``[NAME=]SHAPE[:long]``."""
+
+    name: str | None
+    shape: tuple[int, ...]
+    dtype: str = "float"
+
+
+DTYPES = {"long": "long", "int64": "long", "int": "long", "float": "float"}
+
+
+def _one_spec(value: Any, option: str) -> InputSpec:
+    if not isinstance(value, str):
+        return InputSpec(None, tuple(int(v) for v in value))
+    body, name, dtype = value.strip(), None, "float"
+    if "=" in body:
+        name, body = (p.strip() for p in body.split("=", 1))
+        if not name.isidentifier():
+            raise PercgradError(f"{shown(name)} is not a parameter name (NAME=SHAPE, e.g. "
+                                "mask=8,16)", option)
+    if ":" in body:
+        body, suffix = (p.strip() for p in body.rsplit(":", 1))
+        if suffix.lower() not in DTYPES:
+            raise PercgradError(f"{shown(suffix)} is not a dtype: give :long for integer token "
+                                "ids (or :float)", option)
+        dtype = DTYPES[suffix.lower()]
+    return InputSpec(name, parse_shape(body, option), dtype)
+
+
+def input_specs(input_shape: Any, option: str = "--input-shape") -> list[InputSpec]:
+    """``--input-shape`` given once or repeated: positional inputs in order, then ``NAME=SHAPE``
+    keyword ones; a shape of ``(8, 16)`` is one input."""
+    if isinstance(input_shape, str) or (isinstance(input_shape, Sequence) and all(
+            isinstance(v, int) for v in input_shape)):
+        items: list[Any] = [input_shape]
+    else:
+        items = list(input_shape)
+    specs = [_one_spec(v, option) for v in items]
+    if not specs:
+        raise PercgradError("give at least one shape, e.g. 32,784", option)
+    seen: set[str] = set()
+    for i, spec in enumerate(specs):
+        if spec.name is None and any(s.name is not None for s in specs[:i]):
+            raise PercgradError("positional shapes come before NAME=SHAPE ones", option)
+        if spec.name is not None:
+            if spec.name in seen:
+                raise PercgradError(f"{spec.name!r} is given twice", option)
+            seen.add(spec.name)
+        if any(v < 1 for v in spec.shape):
+            raise PercgradError(f"expected positive sizes, got {input_shape!r}", option)
+    return specs
+
+
+def spec_inputs(specs: Sequence[InputSpec], model: nn.Module, seed: int) -> list[Any]:
+    """Seeded random inputs, one per spec (the first with the salt a single input always had)."""
+    args: list[Any] = []
+    kw = Keywords()
+    for i, spec in enumerate(specs):
+        t = model_inputs(spec.shape, model, seed, 11 + 1000 * i, spec.dtype)
+        if spec.name is None:
+            args.append(t)
+        else:
+            kw[spec.name] = t
+    return [*args, kw] if kw else args
+
+
+def forward_names(model: nn.Module) -> list[str]:
+    """The names of the parameters of the model's forward (none when it has no signature)."""
+    try:
+        return list(inspect.signature(model.forward).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def data_inputs(path: Path, model: nn.Module, target_column: str | None) -> tuple[list[Any], Tensor | None]:
+    """A data file's inputs: an .npz (or .pt dict) with several arrays besides the targets, by
+    the forward's parameter names when they all match, else in order; else one input."""
+    suffix = path.suffix.lower()
+    if suffix in (".npz", ".pt", ".pth") and target_column is None:
+        _check_file(path, "--data")
+        items: Any = _npz(path, "--data") if suffix == ".npz" else load_torch(path, "--data")
+        if isinstance(items, dict) and len(items) > 1:
+            rest = {str(k): v for k, v in items.items() if str(k).lower() not in TARGET_KEYS}
+            y = _pick(items, TARGET_KEYS)
+            if len(rest) > 1:
+                names = forward_names(model)
+                t = None if y is None else _tensor(y, path, "--data")
+                if all(k in names for k in rest):
+                    return [Keywords({k: cast_data(_tensor(v, path, "--data"), model)
+                                      for k, v in rest.items()})], t
+                return [cast_data(_tensor(v, path, "--data"), model) for v in rest.values()], t
+    x, y = read_data(path, target_column)
+    return [cast_data(x, model)], y
 
 
 def cast_data(x: Tensor, model: nn.Module) -> Tensor:
@@ -341,27 +472,25 @@ class ModelData:
     targets_from_file: bool
 
 
-def model_data(model: nn.Module, inputs: Any, targets: Any, input_shape: str | Sequence[int] | None,
+def model_data(model: nn.Module, inputs: Any, targets: Any, input_shape: Any,
                data: str | Path | None, target_column: str | None,
-               targets_file: str | Path | None, seed: int) -> ModelData:
+               targets_file: str | Path | None, seed: int,
+               input_kwargs: dict[str, Any] | None = None) -> ModelData:
     """The model's inputs and targets from one source each (see ``check_sources``): random ones
     of a shape, a data file (with its targets, or a CSV's ``target_column``), or given; targets
     from a file or given, floating-point ones in the inputs' dtype."""
     source = "given"
     file_targets: Tensor | None = None
     if input_shape is not None:
-        shape = parse_shape(input_shape, "--input-shape") if isinstance(input_shape, str) else \
-            tuple(int(v) for v in input_shape)
-        if not shape or any(v < 1 for v in shape):
-            raise PercgradError(f"expected positive sizes, got {input_shape!r}", "--input-shape")
-        args: list[Any] = [model_inputs(shape, model, seed)]
+        args: list[Any] = spec_inputs(input_specs(input_shape), model, seed)
         source = f"N(0, 1), seed {seed}"
     elif data is not None:
-        x, file_targets = read_data(Path(data), target_column)
-        args = [cast_data(x, model)]
+        args, file_targets = data_inputs(Path(data), model, target_column)
         source = f"from {Path(data).name}"
     else:
         args = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+        if input_kwargs:
+            args.append(Keywords(input_kwargs))
     if target_column is not None and data is None:
         raise PercgradError("needs --data FILE (a .csv)", "--target-column")
     t: Tensor | None
@@ -374,7 +503,7 @@ def model_data(model: nn.Module, inputs: Any, targets: Any, input_shape: str | S
     else:
         t = file_targets
     if t is not None and t.is_floating_point():
-        dtype = next((a.dtype for a in args if isinstance(a, Tensor) and a.is_floating_point()),
+        dtype = next((a.dtype for a in input_tensors(args) if a.is_floating_point()),
                      torch.float32)
         t = t.to(dtype)
     return ModelData(args, t, source, targets_file is not None or file_targets is not None)

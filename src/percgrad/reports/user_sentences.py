@@ -119,7 +119,7 @@ def note_sentence(note: Note) -> str:
     if kind == "random-targets":
         return "no targets were given: they are random (seeded), of the output's shape"
     if kind == "first-output":
-        return "the model returns several tensors: the loss is taken of the first (or logits)"
+        return note.text or "the model returns several tensors: the loss is taken of the first (or logits)"
     if kind == "batch-one":
         return ("with a batch of one sample about half of the ReLU units are 0 by chance: the "
                 "dead share needs a larger batch to mean much")

@@ -41,9 +41,15 @@ HELP = (
 def inspect_command(
     out: Output,
     target: TargetArg,
-    input_shape: Annotated[str | None, typer.Option(
+    input_shape: Annotated[list[str] | None, typer.Option(
         "--input-shape", metavar="SHAPE", help="Random N(0, 1) inputs (seeded) of this shape, "
-        "e.g. 32,784.", rich_help_panel=DATA, show_default=False)] = None,
+        "e.g. 32,784; repeat it for several positional inputs, NAME=SHAPE for a keyword one, "
+        ":long for token ids (e.g. 8,12:long).", rich_help_panel=DATA,
+        show_default=False)] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", metavar="KEY", help="The output the loss is taken of: a dict key, an "
+        "attribute or a tuple index (default: logits, else the first tensor).",
+        rich_help_panel=DATA, show_default=False)] = None,
     data: Annotated[Path | None, typer.Option(
         "--data", metavar="FILE", help="Inputs from .npy/.npz (allow_pickle=False), .pt "
         "(weights_only=True) or .csv with a header; an .npz or .pt may hold targets as y.",
@@ -77,7 +83,9 @@ def inspect_command(
     from percgrad.api import inspect
 
     execute_user_code(out, lambda progress: inspect(
-        target, input_shape=input_shape, data=None if data is None else str(data),
+        target, input_shape=(input_shape[0] if input_shape and len(input_shape) == 1 else
+                             input_shape or None), output=output,
+        data=None if data is None else str(data),
         target_column=target_column, targets_file=None if targets is None else str(targets),
         state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
         steps=steps, lr=lr, check=check.value, tolerance=tolerance, seed=seed,
