@@ -20,7 +20,7 @@ import torch
 from typer.testing import CliRunner
 
 from percgrad.cli.app import app
-from percgrad.engines.user_data import read_data, read_state_dict, read_targets
+from percgrad.engines.data_files import read_data, read_state_dict, read_targets
 from percgrad.errors import PercgradError
 from percgrad.spec.parse import parse_size, parse_sizes, strict_float, strict_int
 from percgrad.spec.phase import parse_grid
@@ -266,9 +266,9 @@ def test_hostile_state_dict_is_refused(tmp_path: Path, kind: str) -> None:
         torch.save({"weight": _quantized()}, path)
     with pytest.raises(PercgradError) as caught:
         state = read_state_dict(path)
-        import percgrad.engines.user_data as user_data
+        import percgrad.engines.data_files as data_files
 
-        user_data.load_state(torch.nn.Linear(3, 4), state)
+        data_files.load_state(torch.nn.Linear(3, 4), state)
     assert caught.value.option == "--state-dict"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from percgrad.engines.data_files import load_state, read_state_dict
 from percgrad.engines.diagnose import diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
@@ -37,11 +38,9 @@ from percgrad.engines.user_data import (
     check_sources,
     input_specs,
     input_tensors,
-    load_state,
     map_inputs,
     model_data,
     model_dtype,
-    read_state_dict,
     split_inputs,
 )
 from percgrad.errors import PercgradError
