@@ -52,15 +52,19 @@ def _why(exc: BaseException) -> str:
     return first or type(exc).__name__
 
 
+def _numpy_failure(exc: BaseException, path: Path, option: str, objects: str) -> PercgradError:
+    """What np.load's failure means: a file that needs pickle (``objects`` says what holds
+    Python objects), or one that cannot be read, and why."""
+    if isinstance(exc, ValueError) and "pickle" in str(exc).lower():
+        return _refuse_pickle(path, option, objects)
+    return PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option)
+
+
 def _npy(path: Path, option: str) -> np.ndarray:
     try:
         value = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise _refuse_pickle(path, option, "it holds Python objects, not numbers") from None
-        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
     except NUMPY_ERRORS as exc:
-        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
+        raise _numpy_failure(exc, path, option, "it holds Python objects, not numbers") from None
     if not isinstance(value, np.ndarray):  # np.load opened an archive: an .npz named .npy
         with contextlib.suppress(Exception):
             value.close()
@@ -77,12 +81,8 @@ def read_npz(path: Path, option: str) -> dict[str, np.ndarray]:
                                 ".npy)", option)
         with loaded as archive:
             return {key: archive[key] for key in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise _refuse_pickle(path, option, "an array in it holds Python objects") from None
-        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
     except NUMPY_ERRORS as exc:
-        raise PercgradError(f"cannot read {str(path)!r}: {_why(exc)}", option) from None
+        raise _numpy_failure(exc, path, option, "an array in it holds Python objects") from None
 
 
 def load_torch(path: Path, option: str) -> Any:

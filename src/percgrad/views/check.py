@@ -24,15 +24,15 @@ MAX_GROUP_ROWS = 10
 """Rows of the per-parameter check table before the rest are summed up in a line."""
 
 
-def _check_line(check: GradCheck, dtype: str) -> Text:
-    sentence = check_sentence(check)
+def status_line(check: GradCheck, sentence: str, passed: str = "", failed: str = "") -> Text:
+    """A check's verdict word, then its sentence (``passed``/``failed``: what follows it)."""
     if check.reason in ("vacuous", "constant-loss"):
         return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if check.passed is None:
         return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
     if check.passed:
-        return Text.assemble(("✔ PASS ", "bold green"), sentence, f" ({dtype})")
-    return Text.assemble(("✘ FAIL ", "bold red"), sentence, f" ({dtype})")
+        return Text.assemble(("✔ PASS ", "bold green"), sentence, passed)
+    return Text.assemble(("✘ FAIL ", "bold red"), sentence, failed)
 
 
 def _evaluation(check: GradCheck) -> str:
@@ -158,7 +158,7 @@ def check_renderables(report: FunctionCheckReport) -> Group:
         if worst is not None:
             parts.append(worst)
     parts += [Text(f"⚠ {note_sentence(n)}", style="yellow") for n in report.notes]
-    parts.append(_check_line(c, s["dtype"]))
+    parts.append(status_line(c, check_sentence(c), f" ({s['dtype']})", f" ({s['dtype']})"))
     if report.timing and all(v is not None for v in report.timing.values()):
         t = report.timing
         parts.append(Text(f"time: autograd {t['analytic_s']:.2g} s · finite differences "

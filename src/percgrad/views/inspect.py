@@ -19,7 +19,7 @@ from percgrad.reports.user_sentences import (
     percent,
     shape_text,
 )
-from percgrad.views.check import group_split, worst_panel
+from percgrad.views.check import group_split, status_line, worst_panel
 from percgrad.views.format import bar_range
 from percgrad.views.split import Col, Split
 
@@ -190,18 +190,6 @@ def inspect_verdict(report: InspectReport) -> str:
     return text
 
 
-def _inspect_line(report: InspectReport) -> Text:
-    c = report.check
-    sentence = inspect_verdict(report)
-    if c.reason in ("vacuous", "constant-loss"):
-        return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
-    if c.passed is None:
-        return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
-    if c.passed:
-        return Text.assemble(("✔ PASS ", "bold green"), sentence, " (float64)")
-    return Text.assemble(("✘ FAIL ", "bold red"), sentence)
-
-
 def inspect_renderables(report: InspectReport) -> Group:
     """Everything ``percgrad inspect`` shows."""
     parts: list[RenderableType] = [inspect_header(report), module_split(report),
@@ -223,7 +211,7 @@ def inspect_renderables(report: InspectReport) -> Group:
             parts.append(Text(note_sentence(n), style="dim"))
         else:
             parts.append(Text(f"⚠ {note_sentence(n)}", style="yellow"))
-    parts.append(_inspect_line(report))
+    parts.append(status_line(report.check, inspect_verdict(report), " (float64)"))
     if report.timing and all(v is not None for v in report.timing.values()):
         t = report.timing
         parts.append(Text(f"time: forward and backward with hooks {t['stats_s']:.2g} s · check "
