@@ -114,7 +114,7 @@ def explain(topic: str, **unknown: Any) -> Example:
 def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
             input_shape: str | Sequence[int] | Sequence[str] | None = None,
             data: str | None = None, input_kwargs: dict[str, Any] | None = None,
-            output: str | int | None = None,
+            output: str | int | None = None, class_dim: int | None = None,
             target_column: str | None = None, targets_file: str | None = None,
             state_dict: str | None = None, loss: str = "auto", train: bool = True, steps: int = 0,
             lr: float = 0.1, check: str = "auto", tolerance: float | None = None, seed: int = 0,
@@ -136,6 +136,8 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
     if output is not None and (isinstance(output, bool) or not isinstance(output, str | int)):
         raise PercgradError(f"must be a key, an attribute or an index, got {output!r}",
                             "--output")
+    if class_dim is not None:
+        arg.whole(class_dim, "--class-dim", -64, 63)
     data = arg.path(data, "--data")
     targets_file = arg.path(targets_file, "--targets")
     state_dict = arg.path(state_dict, "--state-dict")
@@ -152,7 +154,7 @@ def inspect(model: Any, inputs: Any = None, *, targets: Any = None,
     options = InspectOptions(loss=loss, train=train, steps=steps, lr=lr, check=check,
                              tolerance=tolerance, seed=seed, device=device,
                              max_memory=memory_limit(max_memory),
-                             output=None if output is None else str(output))
+                             output=None if output is None else str(output), class_dim=class_dim)
     return inspect_target(model, inputs, targets=targets, input_shape=input_shape, data=data,
                           target_column=target_column, targets_file=targets_file,
                           state_dict=state_dict, options=options, progress=progress,

@@ -211,3 +211,28 @@ def test_help_imports_no_torch_and_says_it_runs_code():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=120, check=True)
     assert out.stdout.strip() == "none", out.stdout + out.stderr
+
+
+CTRL_C_IN_CHECK = """
+import os, signal, torch
+from torch import nn
+class M(nn.Module):
+    def __init__(self):
+        super().__init__(); self.a = nn.Linear(6, 8); self.b = nn.Linear(8, 2)
+    def forward(self, x):
+        if x.dtype == torch.float64:  # the check: a Ctrl-C there
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.b(torch.tanh(self.a(x)))
+"""
+
+
+def test_ctrl_c_in_the_check_prints_the_table_and_exits_130(tmp_path):
+    (tmp_path / "m.py").write_text(CTRL_C_IN_CHECK)
+    done = subprocess.run([sys.executable, "-m", "percgrad", "inspect", f"{tmp_path / 'm.py'}:M",
+                           "--input-shape", "16,6", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 130, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["interrupted"] is True and doc["check"]["reason"] == "interrupted"
+    assert [m["name"] for m in doc["modules"]] == ["a", "b"]
+    assert done.stderr.strip().endswith("Interrupted.")

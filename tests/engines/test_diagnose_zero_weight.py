@@ -76,3 +76,16 @@ def test_zero_weight_in_the_first_layer_is_not_flagged() -> None:
         model[0].weight.zero_()
     d = percgrad.inspect(model, _inputs(), check="off").diagnosis
     assert "zero-weight" not in d.kinds
+
+
+def test_the_check_says_which_tensors_are_zero_on_both_sides() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 8), nn.GELU(), nn.Linear(8, 3))
+    with torch.no_grad():
+        model[2].weight.zero_()
+    report = percgrad.inspect(model, _inputs(), check="full")
+    assert report.diagnosis.kinds == ["zero-weight"]
+    assert report.check.zero == ["0.weight", "0.bias"]
+    assert report.to_dict()["check"]["zero"] == ["0.weight", "0.bias"]
+    judged = {g.name for g in report.check.groups if g.judged}
+    assert {"2.weight", "2.bias"} <= judged  # the head itself is still tested

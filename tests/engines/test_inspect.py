@@ -47,7 +47,8 @@ def test_deep_sigmoid_is_vanishing_with_its_layers_named(deep):
     assert d.weight_layers == [f"fc{k}" for k in range(1, 11)]
     assert d.concerned[0] == "fc1" and "fc10" not in d.concerned
     norms = {m.name: m.grad_norm for m in deep.modules}
-    assert d.share == pytest.approx(norms["fc1"] / norms["fc10"])
+    assert d.end_share == pytest.approx(norms["fc1"] / norms["fc10"])
+    assert d.share is not None and d.share < d.vanishing  # the trend's share agrees
     assert all(norms[n] / norms["fc10"] < d.vanishing for n in d.concerned)
     assert deep.check.passed and deep.check.method == "fast"
     text = render(deep, 100)

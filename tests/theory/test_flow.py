@@ -54,3 +54,19 @@ def test_depth_scale_infinite_at_round_off_of_one(chi: float) -> None:
 )
 def test_diagnose_thresholds(factor: float | None, expected: str) -> None:
     assert diagnose(factor) == expected
+
+
+def test_the_trend_is_not_tilted_by_one_odd_layer() -> None:
+    from percgrad.theory.flow import trend_share
+
+    # a flat body and a head whose gradient is 1000× larger (a tiny-initialised head's body)
+    line = trend_share([0.6, 0.9, 1.1, 0.7, 0.8, 1e3])
+    assert line.share is not None and 0.1 < line.share < 10
+    assert line.breaks == (5,)
+    # a steady decay of 10× per layer is read as it is, end to end
+    line = trend_share([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    assert line.share == pytest.approx(1e-4)
+    assert line.breaks == () and line.fitted[-1] == pytest.approx(1.0)
+    # zeros and non-finite norms are left out of the fit; fewer than two points: no trend
+    assert trend_share([0.0, math.nan, 1.0]).share is None
+    assert trend_share([1.0, 0.0, 1e-3]).share == pytest.approx(1e3)

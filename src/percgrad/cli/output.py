@@ -311,6 +311,9 @@ def _emit(out: Output, report: Shown, plot: Plot) -> None:
             problems.append(str(exc))
     if problems:
         fail("; ".join(problems))
+    if getattr(report, "interrupted", False):  # a partial report was shown: still Ctrl-C's status
+        say_interrupted()
+        raise typer.Exit(EXIT_INTERRUPTED)
     if report.failed:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

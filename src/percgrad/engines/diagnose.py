@@ -13,7 +13,7 @@ from percgrad.engines.hooks import Record, label
 from percgrad.engines.module_stats import Pass
 from percgrad.gradcheck.compare import frobenius
 from percgrad.reports.user import Diagnosis, ModuleStats
-from percgrad.theory.flow import EXPLODING_SHARE, VANISHING_SHARE, judge
+from percgrad.theory.flow import EXPLODING_SHARE, VANISHING_SHARE, judge, trend_share
 
 ROUND_OFF = 16.0
 """c in the round-off floor of ∂E/∂W, c·eps·(|E| + Σ|output|)·√numel: a gradient that is 0 in
@@ -22,6 +22,10 @@ eps of their size times the activations it is multiplied by. Measured on a softm
 constant) the norms sit at 0.001–1.2 × eps·(|E| + Σ|output|)·√numel, inputs up to 100 in size
 included; 16 leaves an order of magnitude over that, while a loss that depends on the parameters
 has gradients of order 1 or more (with E = Σ output, the last bias's is the batch size)."""
+
+DEAD_BATCH = 16
+"""A ReLU unit is called dead only when it is 0 on every sample of a batch of at least this
+many: a healthy unit is 0 on all B samples with probability about 2⁻ᴮ (1/4 at B = 2)."""
 
 NORMALISERS = ("Softmax", "LogSoftmax", "Softmin", "Softmax2d")
 """Leaf module types whose output rows sum to 1 (or whose exp does): summed, E is constant."""
@@ -68,11 +72,12 @@ def _zero_weight(stats: list[ModuleStats], by_name: dict[str, Record]) -> Module
     return None
 
 
-def diagnose_model(stats: list[ModuleStats], result: Pass) -> Diagnosis:
-    """The rule of ``vanish`` (theory.flow.judge) over the weight layers (leaf modules that ran
-    with a weight of 2 or more dimensions that got a gradient: frozen and unused parameters are
-    left out), from the table's ‖∂E/∂W‖: non-finite first, then dead, then the first layer's
-    share of the last's gradient.
+def diagnose_model(stats: list[ModuleStats], result: Pass, batch: int | None = None) -> Diagnosis:
+    """The rule of ``vanish`` (theory.flow.judge) over the weight layers (rows holding a
+    parameter of 2 or more dimensions that got a gradient, containers' own included: frozen and
+    unused parameters are left out), from the table's ‖∂E/∂W‖ in forward order: non-finite
+    first, then dead, then the first layer's share of the last's gradient along the robust trend
+    (theory.flow.trend_share), naming the layers off it.
     A weight layer is dead when the ReLU after it (before the next weight layer) is 0 on every
     unit for every sample, or its ∂E/∂output is exactly 0. Non-finite values are located in
     any module, in forward and in backward order. Before the flow: constant-loss when every
@@ -98,24 +103,29 @@ def diagnose_model(stats: list[ModuleStats], result: Pass) -> Diagnosis:
             spans.append([s])
         elif spans:
             spans[-1].append(s)
-    for a, b in itertools.pairwise(layers):
+    hooked = [s for s in layers if s.output_grad_norm is not None]  # containers have no output
+    for a, b in itertools.pairwise(hooked):
         ga, gb = a.output_grad_norm, b.output_grad_norm
         if ga is not None and gb is not None and gb > 0 and math.isfinite(ga) and math.isfinite(gb):
             a.factor = (ga / gb) ** 2
-    factors = [s.factor for s in layers[:-1] if s.factor is not None and s.factor > 0]
+    factors = [s.factor for s in hooked[:-1] if s.factor is not None and s.factor > 0]
     mean = math.exp(sum(math.log(f) for f in factors) / len(factors)) if factors else None
-    dead = [any(m.dead == 1.0 for m in span) or span[0].output_grad_norm == 0.0 for span in spans]
+    sure = batch is None or batch >= DEAD_BATCH
+    dead = [(sure and any(m.dead == 1.0 for m in span)) or span[0].output_grad_norm == 0.0
+            for span in spans]
     finite = [all(m.finite_forward and m.finite_backward for m in span) for span in spans]
     norms = [s.grad_norm if s.grad_norm is not None else math.nan for s in layers]
     first_bad = next((k + 1 for k, ok in enumerate(finite) if not ok), None)
-    verdict = judge(norms, dead, first_bad)
+    verdict = judge(norms, dead, first_bad, robust=True)
+    line = trend_share(norms)
     nonfinite = first_fwd is not None or first_back is not None or not math.isfinite(result.loss)
     concerned: list[str] = []
     if verdict.kind == "dead":
         concerned = [layers[k - 1].name for k in verdict.layers]
-    elif verdict.kind in ("vanishing", "exploding") and norms and norms[-1] > 0:
-        last = norms[-1]
-        concerned = [s.name for s, g in zip(layers[:-1], norms[:-1])
+    elif verdict.kind in ("vanishing", "exploding") and line.fitted:
+        # the layers whose place on the trend is past the threshold, the last's taken as 1
+        last = line.fitted[-1]
+        concerned = [s.name for s, g in zip(layers[:-1], line.fitted[:-1])
                      if (g / last < VANISHING_SHARE if verdict.kind == "vanishing"
                          else g / last > EXPLODING_SHARE)]
     kinds = ["non-finite"] if nonfinite else (
@@ -131,9 +141,11 @@ def diagnose_model(stats: list[ModuleStats], result: Pass) -> Diagnosis:
     elif zero is not None:
         module, module_type = zero.name, zero.type
         # DEAD from a ReLU only when one is 0 on every unit: the zero weight is the cause
-        dead_names = relu_dead_names(spans)
+        dead_names = relu_dead_names(spans) if sure else []
         kinds = ["zero-weight"] + (["dead"] if dead_names else [])
         concerned = [s.name for s in stats[:stats.index(zero)] if s.grad_norm == 0.0]
+    off = [layers[k].name for k in line.breaks]
+    named = {*(s.name for s in layers), *concerned, *dead_names, *off, first_fwd, first_back}
     return Diagnosis(
         kinds=kinds, flow="non-finite" if nonfinite else verdict.kind, share=verdict.share,
         vanishing=VANISHING_SHARE, exploding=EXPLODING_SHARE, mean_factor=mean,
@@ -143,7 +155,16 @@ def diagnose_model(stats: list[ModuleStats], result: Pass) -> Diagnosis:
         first_nonfinite_forward=first_fwd, first_nonfinite_backward=first_back,
         backward_from_loss=from_loss, forward_input_nonfinite=forward_input,
         cause=cause, module=module, module_type=module_type,
+        end_share=_ends(norms), off_trend=off,
+        types={s.name: s.type for s in stats if s.name in named}, batch=batch,
     )
+
+
+def _ends(norms: list[float]) -> float | None:
+    """The first weight layer's ‖∂E/∂W‖ over the last's, as measured."""
+    if len(norms) < 2 or not (math.isfinite(norms[0]) and math.isfinite(norms[-1])) or norms[-1] <= 0:
+        return None
+    return norms[0] / norms[-1]
 
 
 def relu_dead_names(spans: list[list[ModuleStats]]) -> list[str]:

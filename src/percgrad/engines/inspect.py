@@ -19,11 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from percgrad.engines.data_files import load_state, read_state_dict
-from percgrad.engines.diagnose import diagnose_model
+from percgrad.engines.diagnose import DEAD_BATCH, diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
 from percgrad.engines.model_check import check_model, float64_copy, to_float64
-from percgrad.engines.model_loss import OUTPUT_KEY, resolve_loss
+from percgrad.engines.model_loss import CLASS_DIM, OUTPUT_KEY, TOKENS, class_axis, resolve_loss
 from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass
 from percgrad.engines.user_code import (
     GlobalState,
@@ -67,16 +67,18 @@ class InspectOptions:
     seed: int = 0
     device: str = "auto"
     max_memory: int | None = None
+    """Bytes the run may use (--max-memory); None: what the device has free."""
     output: str | None = None
     """--output: the output the loss is taken of (None: logits, else the first tensor)."""
-    """Bytes the run may use (--max-memory); None: what the device has free."""
+    class_dim: int | None = None
+    """--class-dim: the output's axis of classes for cross-entropy (None: model_loss.class_axis)."""
 
 
 def _history(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor | None,
              opts: InspectOptions, first: Pass, stats: list[ModuleStats], notes: list[Note],
-             progress: Progress | None) -> list[HistoryStep]:
+             progress: Progress | None, history: list[HistoryStep]) -> None:
     """Plain SGD for ``opts.steps`` steps on the batch; per step, E and every module's
-    ‖∂E/∂W‖ and ‖∂E/∂output‖."""
+    ‖∂E/∂W‖ and ‖∂E/∂output‖, appended to ``history`` as they come (a Ctrl-C keeps them)."""
     names = [s.name for s in stats]
 
     def point(step: int, result: Pass) -> HistoryStep:
@@ -84,7 +86,7 @@ def _history(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
         return HistoryStep(step, result.loss, [now[n].grad_norm if n in now else None for n in names],
                            [now[n].output_grad_norm if n in now else None for n in names])
 
-    history = [point(0, first)]
+    history.append(point(0, first))
     for step in range(1, opts.steps + 1):
         with torch.no_grad():
             for p in model.parameters():
@@ -98,7 +100,6 @@ def _history(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
                 g is None or bool(torch.isfinite(g).all()) for g in result.grads.values()):
             notes.append(Note("training-stopped", value=opts.lr, text=str(step)))
             break
-    return history
 
 
 def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | None = None,
@@ -109,11 +110,15 @@ def inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | Non
     """Everything ``percgrad inspect`` shows, for ``model`` on ``inputs`` (``notes``: what the
     loading of the user's code found, e.g. that it turned autograd off)."""
     opts = options or InspectOptions()
-    token = OUTPUT_KEY.set(opts.output)
+    tokens = any(not a.is_floating_point() and not a.is_complex() and a.dtype != torch.bool
+                 for a in input_tensors(inputs))
+    token, dim, ids = OUTPUT_KEY.set(opts.output), CLASS_DIM.set(opts.class_dim), TOKENS.set(tokens)
     try:
         return _inspect_model(model, inputs, targets, opts, target, progress, settings, notes)
     finally:
         OUTPUT_KEY.reset(token)
+        CLASS_DIM.reset(dim)
+        TOKENS.reset(ids)
 
 
 def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | None,
@@ -152,15 +157,25 @@ def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | No
         torch.manual_seed(opts.seed)
         first, t = one_pass(work, args, kind, t, opts.seed)
         notes += first.notes
+        if kind == "cross-entropy" and first.output_shape is not None and len(first.output_shape) >= 3:
+            axis = class_axis(torch.empty(first.output_shape, device="meta"), t)
+            notes.append(Note("class-axis", value=float(axis),
+                              text="×".join(str(n) for n in first.output_shape)))
         stats = module_stats(work, first)
         batch = next((a.shape[0] for a in input_tensors(args) if a.dim() >= 1), 1)
-        diagnosis = diagnose_model(stats, first)
-        if batch == 1 and any(s.dead is not None for s in stats):
-            notes.append(Note("batch-one"))
-        history = None
+        diagnosis = diagnose_model(stats, first, batch)
+        if batch < DEAD_BATCH and any(s.dead for s in stats):
+            notes.append(Note("small-batch", value=float(batch)))
+        history: list[HistoryStep] | None = None
+        interrupted = False
         if opts.steps:
-            with guest_errors("while training, the model"):
-                history = _history(work, args, kind, t, opts, first, stats, notes, progress)
+            history = []
+            try:
+                with guest_errors("while training, the model"):
+                    _history(work, args, kind, t, opts, first, stats, notes, progress, history)
+            except KeyboardInterrupt:  # what was measured so far is kept and shown
+                interrupted = True
+                notes.append(Note("training-interrupted", text=str(history[-1].step)))
     stats_s = time.perf_counter() - started
     called = {s.name for s in stats}
     idle = [label(n) for n, _ in leaves(model) if label(n) not in called]
@@ -169,9 +184,16 @@ def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | No
     unused = tuple(n for s in stats for n in s.unused)
     if unused:
         notes.append(Note("unused", unused))
-    with guest_errors("during the gradient check (a later call than the first pass), the model"):
-        check, localisation = _check_and_localise(model, args, kind, t, opts, tol, stats, notes,
-                                                  progress)
+    method = judge.method(opts.check, sum(p.numel() for p in trainable))
+    check, localisation = GradCheck(method, tol, None, None, reason="interrupted"), None
+    if not interrupted:
+        try:
+            with guest_errors("during the gradient check (a later call than the first pass), "
+                              "the model"):
+                check, localisation = _check_and_localise(model, args, kind, t, opts, tol, stats,
+                                                          notes, progress)
+        except KeyboardInterrupt:  # the table and the diagnosis are kept and shown
+            interrupted = True
     if "constant-loss" in diagnosis.kinds and check.passed is not None and localisation is None:
         # the differences and autograd agree on rounding noise: that judges nothing
         check.passed, check.reason = None, "constant-loss"
@@ -190,6 +212,7 @@ def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | No
         output_shape=first.output_shape, loss=first.loss, params=n_params, modules=stats,
         diagnosis=diagnosis, check=check, localisation=localisation, history=history,
         notes=notes, timing={"stats_s": stats_s, "check_s": numeric_s}, version=__version__,
+        interrupted=interrupted,
     )
 
 

@@ -100,6 +100,32 @@ def resolve_loss(loss: str, has_targets: bool) -> str:
     return name
 
 
+CLASS_DIM: ContextVar[int | None] = ContextVar("percgrad_class_dim", default=None)
+"""--class-dim: the output's axis of classes for cross-entropy (None: decided by ``class_axis``)."""
+TOKENS: ContextVar[bool] = ContextVar("percgrad_tokens", default=False)
+"""Whether the model's inputs are token ids (an integer tensor): a language model's logits."""
+
+
+def class_axis(out: Tensor, t: Tensor | None) -> int:
+    """The axis of classes of cross-entropy: --class-dim when given; else the last axis when
+    targets have the output's shape without its last dimension ((N, T) for (N, T, V) logits),
+    or, with random targets, when the inputs are token ids and the output is (N, T, V); else
+    axis 1 (PyTorch's convention: (N, C, …))."""
+    given = CLASS_DIM.get()
+    if given is not None:
+        if not -out.dim() <= given < out.dim() or out.dim() < 2:
+            raise PercgradError(f"must be an axis of the output (shape {tuple(out.shape)}), from "
+                                f"{-out.dim()} to {out.dim() - 1}, got {given}", "--class-dim")
+        return given % out.dim()
+    if out.dim() >= 3:
+        if t is not None and tuple(t.shape) == tuple(out.shape[:-1]) and \
+                tuple(t.shape) != (out.shape[0], *out.shape[2:]):
+            return out.dim() - 1
+        if t is None and TOKENS.get() and out.dim() == 3:
+            return 2
+    return 1
+
+
 def random_targets(kind: str, out: Tensor, seed: int) -> Tensor | None:
     """Seeded targets for a loss that needs them when none were given."""
     gen = torch.Generator(device="cpu").manual_seed(stream_seed(seed, 77))
@@ -111,8 +137,9 @@ def random_targets(kind: str, out: Tensor, seed: int) -> Tensor | None:
         if out.dim() < 2:
             raise PercgradError("cross-entropy needs outputs of shape (batch, classes, …), got "
                                 f"{tuple(out.shape)}", "--loss")
-        shape = (out.shape[0], *out.shape[2:])
-        return torch.randint(0, out.shape[1], shape, generator=gen).to(out.device)
+        axis = class_axis(out, None)
+        shape = tuple(n for k, n in enumerate(out.shape) if k != axis)
+        return torch.randint(0, out.shape[axis], shape, generator=gen).to(out.device)
     return None
 
 
@@ -123,8 +150,11 @@ def loss_value(kind: str, out: Tensor, t: Tensor | None) -> Tensor:
         return out.sum()
     assert t is not None
     if kind == "cross-entropy":
+        axis = class_axis(out, t)
         if t.shape == out.shape and t.is_floating_point():
-            return F.cross_entropy(out, t.to(out.dtype))
+            return F.cross_entropy(out.movedim(axis, 1), t.to(out.dtype).movedim(axis, 1))
+        shown = tuple(out.shape)
+        out = out.movedim(axis, 1)
         target = t
         if t.is_floating_point():
             if not bool((t == t.round()).all()):
@@ -136,7 +166,9 @@ def loss_value(kind: str, out: Tensor, t: Tensor | None) -> Tensor:
             target = target.reshape(expect) if target.numel() == math.prod(expect) else target
         if tuple(target.shape) != expect:
             raise PercgradError(f"cross-entropy needs {math.prod(expect)} class index(es) (shape "
-                                f"{expect}), got shape {tuple(t.shape)}", "--targets")
+                                f"{expect}), got shape {tuple(t.shape)}: the classes are taken "
+                                f"on axis {axis} of the output {shown} (--class-dim picks "
+                                "another)", "--targets")
         classes = out.shape[1]
         if bool((target < 0).any()) or bool((target >= classes).any()):
             raise PercgradError(f"class indices must lie in 0…{classes - 1} (the model has "

@@ -229,7 +229,8 @@ def black_box_differences(obj: FunctionObjective, perturb: Perturb, count: int, 
     ``steps[FIRST_STEP]`` for all; where that does not agree with ``expected`` (the analytic
     values, M × K) to SETTLE_FRACTION of ``allowed`` (M × K absolute errors), the pair with
     ``steps[FIRST_STEP - 1]``, read off by ``plateau``; where the pair does not agree with
-    itself either, or looks like a kink, the whole ladder."""
+    itself either, looks like a kink, or settles on a value the analytic one does not meet, the
+    whole ladder."""
     dev = obj.theta.device
     shape = (len(steps), count, obj.outputs)
     estimates = torch.full(shape, float("nan"), dtype=torch.float64, device=dev)
@@ -263,6 +264,10 @@ def black_box_differences(obj: FunctionObjective, perturb: Perturb, count: int, 
         value[pending] = torch.where(keep, v, value[pending])
         spread[pending] = torch.where(keep, sp, spread[pending])
         rough = keep & ((sp > SETTLE_FRACTION * allowed[pending]) | suspect)
+        if expected is not None:
+            # a pair that settles against the analytic value is read again on the whole ladder
+            # before it may fail it: two large steps across a kink can agree on a wrong slope
+            rough |= keep & ((v - expected[pending].to(v)).abs() > allowed[pending])
         rest = pending[rough.any(dim=1)]
         if rest.numel():
             others = [i for i in range(len(steps)) if i not in (FIRST_STEP - 1, FIRST_STEP)]

@@ -3,6 +3,8 @@ the round-off of one evaluation: what every finite difference of percgrad is rea
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -19,6 +21,23 @@ CHUNK_BYTES = 48 * 2**20
 
 
 
+SEEN_NOISE = 10.0
+"""The round-off a ladder shows is taken as this many times the largest gap of its two smallest
+steps (times the step) over all its items, when that is below the modelled round-off."""
+
+
+def _seen_noise(gaps: Tensor, ladder: Tensor, loss_noise: float) -> float:
+    """The round-off of one evaluation as the differences show it: the smallest steps differ by
+    at least their round-off over ε, so their largest gap over all items bounds it (with a
+    margin); the modelled ``loss_noise`` where that is smaller or nothing was measured. Used only
+    to reject a pair (``plateau``), never to trust one."""
+    tail = gaps[-2:] * ladder[-2:].view((-1,) + (1,) * (gaps.dim() - 1))
+    finite = tail[torch.isfinite(tail)]
+    if finite.numel() < 2:
+        return loss_noise
+    return min(loss_noise, SEEN_NOISE * float(finite.max()))
+
+
 def plateau(
     estimates: Tensor, crossed: Tensor, steps: tuple[float, ...], loss_noise: float
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -26,14 +45,23 @@ def plateau(
     value of the neighbouring pair with the smallest uncertainty (their mean), that uncertainty
     (their gap plus the round-off ``loss_noise``/ε of the smaller step: two small steps can agree
     by chance while both are off), and where no two neighbouring steps were free of a kink (then
-    the middle step's raw difference is kept)."""
+    the middle step's raw difference is kept). A pair that some smaller step contradicts (by
+    more than the pair's uncertainty and that step's round-off) is never kept: large steps that
+    both cross a kink agree with each other on a slope that is not the derivative, while a smooth
+    function's smaller steps only come closer to the pair's value."""
     clean = estimates.masked_fill(crossed, float("nan"))
     gaps = torch.nan_to_num((clean[1:] - clean[:-1]).abs(), nan=float("inf"))
-    smaller = torch.tensor(steps[1:], dtype=gaps.dtype, device=gaps.device)
+    ladder = torch.tensor(steps, dtype=gaps.dtype, device=gaps.device)
     shape = (-1,) + (1,) * (gaps.dim() - 1)
-    uncertainty = gaps + loss_noise / smaller.view(shape)
+    uncertainty = gaps + loss_noise / ladder[1:].view(shape)
+    means = 0.5 * (clean[:-1] + clean[1:])
+    seen = _seen_noise(gaps, ladder, loss_noise)
+    for p in range(len(steps) - 2):
+        below = clean[p + 2:]
+        off = (below - means[p]).abs() > uncertainty[p] + seen / ladder[p + 2:].view(shape)
+        uncertainty[p] = torch.where(off.any(dim=0), math.inf, uncertainty[p])
     best = uncertainty.argmin(dim=0, keepdim=True)
-    value = 0.5 * (clean[:-1].gather(0, best) + clean[1:].gather(0, best)).squeeze(0)
+    value = means.gather(0, best).squeeze(0)
     spread = uncertainty.gather(0, best).squeeze(0)
     kinked = torch.isinf(spread) & crossed.any(dim=0)
     raw = estimates[estimates.shape[0] // 2]

@@ -96,9 +96,16 @@ class GradCheck:
     reason: str | None = None
     """Why it does not apply: nondeterministic, nonfinite, float64-unavailable, no-parameters,
     empty (no entries to check or no output), vacuous (every gradient exactly 0), constant-loss
-    (inspect: the loss does not depend on the parameters, so the check compared round-off)."""
+    (inspect: the loss does not depend on the parameters, so the check compared round-off),
+    interrupted (Ctrl-C before it ended)."""
     detail: str | None = None
     """The figures or message behind ``reason``."""
+    @property
+    def zero(self) -> list[str]:
+        """Tensors whose gradient is exactly 0 by autograd and by the differences alike (nothing
+        flows back to them): they agree with any backward, so they test nothing."""
+        return [g.name for g in self.groups
+                if g.judged and g.analytic_norm == 0.0 and not g.max_abs_diff]
 
     @property
     def worst(self) -> GroupCheck | None:
@@ -114,7 +121,7 @@ class Note:
     """Something the reader needs to know to trust the numbers (its sentence: reports/user_sentences)."""
 
     kind: str
-    """eval-copy, random-targets, random-inputs, first-output, batch-one, kwargs-constant,
+    """eval-copy, random-targets, random-inputs, first-output, small-batch, kwargs-constant,
     nonfinite-input, not-called, training-stopped, local-none, in-container, unused."""
     modules: tuple[str, ...] = ()
     value: float | None = None
@@ -232,7 +239,8 @@ class Diagnosis:
     flow: str
     """The rule's verdict: vanishing, exploding, stable, dead, non-finite or undetermined."""
     share: float | None
-    """‖∂E/∂W‖ of the first weight layer as a share of the last's."""
+    """‖∂E/∂W‖ of the first weight layer as a share of the last's, read off the robust trend
+    over every weight layer (theory.flow.trend_share)."""
     vanishing: float
     exploding: float
     """The shares below / above which the rule says vanishing / exploding."""
@@ -256,6 +264,14 @@ class Diagnosis:
     module_type: str | None = None
     """zero-weight: the module (path, type) whose all-zero weight blocks the gradient. In the
     JSON document only when set."""
+    end_share: float | None = None
+    """The first weight layer's measured ‖∂E/∂W‖ as a share of the last's (the two ends)."""
+    off_trend: list[str] = field(default_factory=list)
+    """Weight layers whose ‖∂E/∂W‖ is more than OFF_TREND times off the trend."""
+    types: dict[str, str] = field(default_factory=dict)
+    """The type of every module the diagnosis names (path → class name)."""
+    batch: int | None = None
+    """Samples the dead shares were measured on."""
 
     @property
     def healthy(self) -> bool:
@@ -307,6 +323,8 @@ class InspectReport(_Document):
     notes: list[Note] = field(default_factory=list)
     timing: dict[str, float] = field(default_factory=dict)
     version: str = ""
+    interrupted: bool = False
+    """Ctrl-C stopped the run before it ended: what was measured is kept (the CLI exits 130)."""
     command: str = "inspect"
 
     def to_json(self, timing: bool = False) -> str:
@@ -329,6 +347,7 @@ class InspectReport(_Document):
             },
             "history": None if self.history is None else [dataclasses.asdict(h) for h in self.history],
             **notes_document(self.notes),
+            "interrupted": self.interrupted,
             "timing": timings(self.timing, timing),
         }
         return dumps(doc)
@@ -354,6 +373,7 @@ def _module_document(m: ModuleStats) -> dict[str, Any]:
 def check_document(check: GradCheck) -> dict[str, Any]:
     """A GradCheck in the JSON document, with its verdict as a sentence."""
     doc = dataclasses.asdict(check)
+    doc["zero"] = check.zero
     doc["sentence"] = check_sentence(check)
     return doc
 

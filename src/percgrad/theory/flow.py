@@ -3,7 +3,9 @@ non-finite, from the per-layer quantities the tables show (plain arithmetic, no 
 
 from __future__ import annotations
 
+import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,16 +36,21 @@ class FlowVerdict:
     """1-based layers the verdict concerns: the dead ones, or the non-finite one."""
 
 
+OFF_TREND = 10.0
+"""A layer whose ‖∂E/∂W‖ is this many times off the trend (either way) breaks it."""
+
+
 def judge(grad_norms: Sequence[float], dead: Sequence[bool],
-          first_nonfinite: int | None = None) -> FlowVerdict:
+          first_nonfinite: int | None = None, robust: bool = False) -> FlowVerdict:
     """The verdict from each layer's ‖∂E/∂W‖ (input side first), whether its units are all dead
     on the batch (φ′ = 0 everywhere, or δ exactly 0 without underflow), and the 1-based layer
     where values first stop being finite (forward pass first, then backward). Non-finite
-    first, then dead, then the share of the first layer's gradient."""
+    first, then dead, then the share of the first layer's gradient: the measured one, or with
+    ``robust`` the one read off the trend over every layer (``trend_share``)."""
     if first_nonfinite is not None:
         return FlowVerdict("non-finite", None, (first_nonfinite,))
     dead_layers = tuple(k + 1 for k, d in enumerate(dead) if d)
-    share = _share(grad_norms)
+    share = trend_share(grad_norms).share if robust else _share(grad_norms)
     if dead_layers:
         return FlowVerdict("dead", share, dead_layers)
     if share is None:
@@ -62,6 +69,35 @@ def _share(grad_norms: Sequence[float]) -> float | None:
     if not (math.isfinite(first) and math.isfinite(last)) or last <= 0:
         return None
     return first / last
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A robust line through log ‖∂E/∂W‖ against the layer's position."""
+
+    share: float | None
+    """The line's first layer as a share of its last (None: fewer than two layers to fit)."""
+    breaks: tuple[int, ...] = ()
+    """0-based layers more than OFF_TREND times off the line."""
+    fitted: tuple[float, ...] = ()
+    """The line's ‖∂E/∂W‖ at every layer."""
+
+
+def trend_share(grad_norms: Sequence[float]) -> Trend:
+    """The first layer's ‖∂E/∂W‖ as a share of the last's read off a robust line through every
+    layer's log ‖∂E/∂W‖ against its position (Theil–Sen: the median of the pairwise slopes, so
+    that one odd layer, a tiny head say, does not tilt it), and the layers more than OFF_TREND
+    times off that line. Layers whose norm is 0 or not finite are left out of the fit."""
+    points = [(k, math.log10(g)) for k, g in enumerate(grad_norms) if math.isfinite(g) and g > 0]
+    if len(points) < 2:
+        return Trend(None)
+    slopes = sorted((yj - yi) / (j - i) for (i, yi), (j, yj) in itertools.combinations(points, 2))
+    slope = statistics.median(slopes)
+    intercept = statistics.median(y - slope * k for k, y in points)
+    off = math.log10(OFF_TREND)
+    breaks = tuple(k for k, y in points if abs(y - (intercept + slope * k)) > off)
+    fitted = tuple(10.0 ** (intercept + slope * k) for k in range(len(grad_norms)))
+    return Trend(10.0 ** (-slope * (len(grad_norms) - 1)), breaks, fitted)
 
 
 def trend(factor: float | None) -> str:

@@ -26,6 +26,8 @@ MAX_GROUP_ROWS = 10
 
 def status_line(check: GradCheck, sentence: str, passed: str = "", failed: str = "") -> Text:
     """A check's verdict word, then its sentence (``passed``/``failed``: what follows it)."""
+    if check.reason == "interrupted":
+        return Text.assemble(("■ INTERRUPTED ", "bold yellow"), sentence)
     if check.reason in ("vacuous", "constant-loss"):
         return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
     if check.passed is None:

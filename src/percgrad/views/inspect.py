@@ -15,6 +15,7 @@ from percgrad.reports.user_sentences import (
     check_sentence,
     diagnosis_sentences,
     localisation_sentence,
+    module_name,
     note_sentence,
     percent,
     shape_text,
@@ -84,7 +85,9 @@ def module_split(report: InspectReport) -> Split:
                "module's own parameters (weight and bias) · ‖∂E/∂out‖ from a hook on the "
                "module's output")
     if any(m.dead is not None for m in mods):
-        caption += " · dead: share of ReLU units that are 0 for every sample of the batch"
+        batch = report.diagnosis.batch
+        caption += (" · dead: share of ReLU units that are 0 for every sample of the batch"
+                    + (f" of {batch}" if batch is not None else ""))
     if any(m.saturated is not None for m in mods):
         caption += " · sat.: share of sigmoid/tanh outputs with |φ′| < 10% of its max"
     if any(not (m.finite_forward and m.finite_backward) for m in mods):
@@ -186,7 +189,7 @@ def inspect_verdict(report: InspectReport) -> str:
             f"relative error {num(c.max_rel_error, 2)} > {num(c.tolerance, 1)}{where}")
     loc = report.localisation
     if loc is not None and loc.module is not None:
-        text += f". The first module whose own backward is wrong: {loc.module} ({loc.type})"
+        text += f". The first module whose own backward is wrong: {module_name(loc.module, loc.type)}"
     return text
 
 
@@ -207,7 +210,7 @@ def inspect_renderables(report: InspectReport) -> Group:
         style = "bold red" if loc.module is not None else "yellow"
         parts.append(Text.assemble(("→ localised: ", style), localisation_sentence(loc)))
     for n in report.notes:
-        if n.kind == "eval-copy":
+        if n.kind in ("eval-copy", "class-axis"):
             parts.append(Text(note_sentence(n), style="dim"))
         else:
             parts.append(Text(f"⚠ {note_sentence(n)}", style="yellow"))

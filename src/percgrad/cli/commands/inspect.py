@@ -50,6 +50,11 @@ def inspect_command(
         "--output", metavar="KEY", help="The output the loss is taken of: a dict key, an "
         "attribute or a tuple index (default: logits, else the first tensor).",
         rich_help_panel=DATA, show_default=False)] = None,
+    class_dim: Annotated[int | None, typer.Option(
+        "--class-dim", metavar="AXIS", help="The output's axis of classes for cross-entropy "
+        "(default: 1, or the last when the targets are the output's shape without it, as a "
+        "language model's (N, T) for (N, T, V) logits).", rich_help_panel=DATA,
+        show_default=False)] = None,
     data: Annotated[Path | None, typer.Option(
         "--data", metavar="FILE", help="Inputs from .npy/.npz (allow_pickle=False), .pt "
         "(weights_only=True) or .csv with a header; an .npz or .pt may hold targets as y.",
@@ -84,7 +89,7 @@ def inspect_command(
 
     execute_user_code(out, lambda progress: inspect(
         target, input_shape=(input_shape[0] if input_shape and len(input_shape) == 1 else
-                             input_shape or None), output=output,
+                             input_shape or None), output=output, class_dim=class_dim,
         data=None if data is None else str(data),
         target_column=target_column, targets_file=None if targets is None else str(targets),
         state_dict=None if state_dict is None else str(state_dict), loss=loss, train=train,
