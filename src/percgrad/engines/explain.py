@@ -11,7 +11,7 @@ from percgrad.catalog import ACTIVATIONS, resolve
 from percgrad.engines.perceptron import run
 from percgrad.engines.vanish import run_chain
 from percgrad.network.net import weight_std
-from percgrad.reports.explain import Example
+from percgrad.reports.explain import Example, command_line
 from percgrad.reports.run import Report
 from percgrad.spec import check as judge
 from percgrad.spec.build import chain_spec, multi_spec, single_spec
@@ -19,20 +19,30 @@ from percgrad.theory import moments as theory
 
 
 def _single(**options: Any) -> Report:
-    return run(single_spec(**options))
+    return run(single_spec(device="cpu", **options))
 
 
 def _multi(**options: Any) -> Report:
-    return run(multi_spec(**options))
+    return run(multi_spec(device="cpu", **options))
 
 
 def _vanish(**options: Any) -> Report:
-    return run_chain(chain_spec(**options), None)
+    return run_chain(chain_spec(device="cpu", **options), None)
 
 
-def _neuron(**options: object) -> dict[str, float]:
+NEURON: dict[str, Any] = {"x": [1.5, -0.5], "w": [0.8, 0.3], "target": 1.0, "dtype": "float64"}
+"""The two-input sigmoid neuron with MSE of delta, saturation and check."""
+TWO_LAYERS: dict[str, Any] = {"inputs": 2, "hidden": [2], "outputs": 1, "x": [1.5, -0.5],
+                              "dtype": "float64", "seed": 3}
+TANH_CHAIN: dict[str, Any] = {"depth": 12, "width": 256, "activation": "tanh", "init": "xavier",
+                              "batch": 16, "check": "off"}
+DEAD: dict[str, Any] = {"x": "1,2;0.5,1;2,0.5", "w": [-1.0, -0.5], "activation": "relu",
+                        "dtype": "float64", "check": "off"}
+
+
+def _neuron() -> dict[str, float]:
     """A two-input sigmoid neuron with MSE: every factor of its chain rule."""
-    r = _single(x=[1.5, -0.5], w=[0.8, 0.3], target=1.0, dtype="float64", device="cpu", **options)
+    r = _single(**NEURON)
     assert r.out is not None and r.output is not None and r.layers[0].grad.analytic is not None
     assert r.layers[0].grad.autograd is not None
     return {
@@ -49,13 +59,12 @@ def _neuron(**options: object) -> dict[str, float]:
 
 def delta() -> Example:
     """δ = ∂E/∂a of one neuron."""
-    return Example("delta", _neuron())
+    return Example("delta", _neuron(), (command_line("single", NEURON),))
 
 
 def chain_rule() -> Example:
     """The chain rule through two layers, for one entry."""
-    r = _multi(inputs=2, hidden=[2], outputs=1, x=[1.5, -0.5], dtype="float64", device="cpu",
-                  seed=3)
+    r = _multi(**TWO_LAYERS)
     first, second = r.layers
     assert first.delta is not None and second.delta is not None and second.weight is not None
     assert first.dphi is not None and first.grad.analytic is not None
@@ -66,21 +75,20 @@ def chain_rule() -> Example:
         "dphi1": float(first.dphi[0, 0]), "delta1": float(first.delta[0, 0]),
         "x0": 1.5, "g": float(first.grad.analytic[0, 0]),
         "g_autograd": float(first.grad.autograd[0, 0]),
-    })
+    }, (command_line("multi", TWO_LAYERS),))
 
 
 def chi() -> Example:
     """χ = σ_w²·E[φ′(h)²] by theory, beside a measured wide chain."""
     tanh_chi = theory.moments("tanh", 1.0)[1]
-    r = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16, check="off",
-                   device="cpu")
+    r = _vanish(**TANH_CHAIN)
     assert r.summary is not None and r.theory is not None
     return Example("chi", {
         "tanh_q1": tanh_chi, "relu_2": 2.0 * theory.moments("relu", 1.0)[1],
         "sigmoid_max": 1.0 / 16.0,
         "measured": r.summary.measured_mean_factor or math.nan,
         "predicted": r.theory.mean_chi or math.nan,
-    })
+    }, (command_line("vanish", TANH_CHAIN),))
 
 
 def saturation() -> Example:
@@ -90,18 +98,17 @@ def saturation() -> Example:
     values.update({f"t{a}": 1 - math.tanh(a) ** 2 for a in (0, 2, 5)})
     n = _neuron()
     values.update({"a": n["a"], "dphi": n["dphi"]})
-    return Example("saturation", values)
+    return Example("saturation", values, (command_line("single", NEURON),))
 
 
 def dead_units() -> Example:
     """A ReLU unit whose pre-activation is negative for every sample gets no gradient."""
-    r = _single(x="1,2;0.5,1;2,0.5", w=[-1.0, -0.5], activation="relu", dtype="float64",
-                   device="cpu", check="off")
+    r = _single(**DEAD)
     assert r.out is not None and r.layers[0].grad.analytic is not None
     values = {f"a{b}": float(r.out.pre[b, 0]) for b in range(3)}
     values["g0"] = float(r.layers[0].grad.analytic[0, 0])
     values["vacuous"] = float(r.check.vacuous)
-    return Example("dead-units", values)
+    return Example("dead-units", values, (command_line("single", DEAD),))
 
 
 def init() -> Example:
@@ -118,10 +125,8 @@ def init() -> Example:
 
 def residual() -> Example:
     """The factor with and without a skip connection, by theory and measured."""
-    plain = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
-                       check="off", device="cpu")
-    skip = _vanish(depth=12, width=256, activation="tanh", init="xavier", batch=16,
-                      check="off", device="cpu", residual=True)
+    plain = _vanish(**TANH_CHAIN)
+    skip = _vanish(**TANH_CHAIN, residual=True)
     assert plain.summary is not None and skip.summary is not None
     assert plain.theory is not None and skip.theory is not None
     return Example("residual", {
@@ -129,7 +134,7 @@ def residual() -> Example:
         "plain_meas": plain.summary.measured_mean_factor or math.nan,
         "res_pred": skip.theory.mean_chi or math.nan,
         "res_meas": skip.summary.measured_mean_factor or math.nan,
-    })
+    }, (command_line("vanish", {**TANH_CHAIN, "compare_arch": ["plain", "residual"]}),))
 
 
 def check() -> Example:
@@ -146,7 +151,8 @@ def check() -> Example:
     rel = abs(numeric - n["g0"]) / max(abs(numeric), abs(n["g0"]))
     return Example("check", {"eps": eps, "plus": plus, "minus": minus, "numeric": numeric,
                              "analytic": n["g0"], "rel": rel, "tol32": judge.TOLERANCES["float32"],
-                             "tol64": judge.TOLERANCES["float64"]})
+                             "tol64": judge.TOLERANCES["float64"]},
+                   (command_line("single", NEURON),))
 
 
 EXAMPLES: dict[str, Callable[[], Example]] = {

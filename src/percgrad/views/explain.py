@@ -16,13 +16,18 @@ def _f(v: float, digits: int = 4) -> str:
     return f"({sig(v, digits)})" if v < 0 else sig(v, digits)
 
 
-def _page(title: str, words: list[str], example: list[str], more: str) -> RenderableType:
+def _page(title: str, words: list[str], example: list[str], more: str,
+          commands: tuple[str, ...] = ()) -> RenderableType:
     body: list[RenderableType] = [Prose(w) for w in words]
     body.append(Text(""))
     body.append(Text("Worked example, computed now:", style="bold"))
     body += [Prose(line, indent="  ", hang="    ") for line in example]
     body.append(Text(""))
-    body.append(Prose(f"Try: {more}", style="dim"))
+    if commands:
+        body.append(Prose("The same numbers, from the command line: " + commands[0], style="dim"))
+        body += [Prose(f"and {c}", style="dim") for c in commands[1:]]
+    if more:
+        body.append(Prose(f"Try: {more}", style="dim"))
     return Panel(Group(*body), title=f"[bold]percgrad explain {title}[/]", title_align="left",
                  expand=False)
 
@@ -44,7 +49,7 @@ def page(ex: Example) -> RenderableType:
             f"`δ = ∂E/∂o·σ′(a) = {_f(v['dEdo'])}·{_f(v['dphi'])} = {sig(v['delta'], 3)}`",
             f"`∂E/∂w₀ = δ·x₀ = {_f(v['delta'])}·{_f(v['x0'])} = {sig(v['g0'], 3)}` "
             f"(autograd: {sig(v['g0_autograd'], 6)})",
-        ], "percgrad single --x 1.5,-0.5 --w 0.8,0.3")
+        ], "", ex.commands)
     if ex.topic == "chain-rule":
         return _page("chain-rule", [
             "The chain rule multiplies local derivatives along the path from the loss back to "
@@ -60,7 +65,7 @@ def page(ex: Example) -> RenderableType:
             f"{sig(v['delta1'], 3)}`",
             f"`∂E/∂W₁[0,0] = δ₁[0]·x₀ = {_f(v['delta1'])}·{_f(v['x0'])} = {sig(v['g'], 3)}` "
             f"(autograd: {sig(v['g_autograd'], 6)})",
-        ], "percgrad multi --inputs 2 --hidden 2 --outputs 1 --seed 3")
+        ], "", ex.commands)
     if ex.topic == "chi":
         return _page("chi", [
             "χ (chi) is the factor by which a layer multiplies `‖δ‖²` on its way back: "
@@ -74,7 +79,8 @@ def page(ex: Example) -> RenderableType:
             f"sigmoid: `σ′ ≤ ¼`, so `χ ≤ σ_w²/16 = {sig(v['sigmoid_max'], 3)}` at σ_w² = 1",
             f"a tanh chain of width 256, xavier: measured {sig(v['measured'], 3)} per layer, "
             f"predicted {sig(v['predicted'], 3)}",
-        ], "percgrad vanish --depth 20 --width 256 --activation tanh --init xavier")
+        ], "percgrad vanish --depth 50 --width 256 --activation tanh --init xavier (deeper)",
+            ex.commands)
     if ex.topic == "saturation":
         return _page("saturation", [
             "A unit is saturated when its activation is flat where it sits: `|φ′(a)|` below "
@@ -87,7 +93,7 @@ def page(ex: Example) -> RenderableType:
             f"`tanh′(5) = {sig(v['t5'], 3)}`",
             f"the neuron of `explain delta`: `a = {sig(v['a'], 4)}`, `σ′(a) = {sig(v['dphi'], 4)}` "
             f"({v['dphi'] / 0.25:.0%} of the maximum ¼)",
-        ], "percgrad single --inputs 3   (its neuron is saturated: see the warning)")
+        ], "percgrad single --inputs 3 (its neuron is saturated: see the warning)", ex.commands)
     if ex.topic == "dead-units":
         return _page("dead-units", [
             "A ReLU unit is dead on a batch when its pre-activation is negative for every "
@@ -99,7 +105,7 @@ def page(ex: Example) -> RenderableType:
             f"`{sig(v['a2'], 3)}` — all negative",
             f"so `∂E/∂w₀ = Σ_b δ_b·x_b0 = {sig(v['g0'], 3)}` exactly, and the check is "
             + ("vacuous (0 = 0 proves nothing)" if v["vacuous"] else "not vacuous"),
-        ], "percgrad vanish --depth 10 --activation relu --init kaiming")
+        ], "percgrad vanish --depth 10 --activation relu --init kaiming", ex.commands)
     if ex.topic == "init":
         return _page("init", [
             "An init scheme fixes the weights' variance, and σ_w² = fan_in·Var(W) is what "
@@ -123,7 +129,7 @@ def page(ex: Example) -> RenderableType:
             f"{sig(v['plain_meas'], 3)}; residual predicted {sig(v['res_pred'], 3)}, measured "
             f"{sig(v['res_meas'], 3)}",
         ], "percgrad vanish --depth 50 --width 256 --activation tanh --init xavier "
-           "--compare-arch plain,residual,layernorm")
+           "--compare-arch plain,residual,layernorm (deeper, with layer norm)", ex.commands)
     return _page("check", [
         "The check compares the hand-derived gradient with autograd and with central finite "
         "differences, `(E(w+ε) − E(w−ε))/2ε`, computed in float64 on a copy of the network.",
@@ -135,4 +141,5 @@ def page(ex: Example) -> RenderableType:
         f"`E(w₀−ε) = {v['minus']:.12g}`",
         f"`(E(w₀+ε) − E(w₀−ε))/2ε = {sig(v['numeric'], 8)}`; analytic "
         f"{sig(v['analytic'], 8)}; relative error {v['rel']:.1e}",
-    ], "percgrad multi --hidden 4 --mistake forget-dphi")
+    ], (f"{ex.commands[0]} --mistake forget-dphi (the check catching a wrong derivation)"
+        if ex.commands else ""), ex.commands)
