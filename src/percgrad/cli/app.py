@@ -41,6 +41,8 @@ class PercgradGroup(TyperGroup):
             code = super().main(args=argv, prog_name=prog_name, complete_var=complete_var,
                                 standalone_mode=False, **extra)
         except USAGE_ERRORS as exc:
+            if not argv and not str(exc).strip():  # bare `percgrad`: Click printed the help
+                return self._done(0, standalone_mode)
             message = usage_message(exc, argv, list(self.commands), self._options())
             err_console().print(f"[bold red]Error:[/] {escape(message)}")
             code = EXIT_BAD_INPUT
@@ -50,6 +52,11 @@ class PercgradGroup(TyperGroup):
             code = 0
         if code == EXIT_INTERRUPTED:  # Typer ends a Ctrl-C it caught with 130, silently
             say_interrupted()
+        return self._done(code, standalone_mode)
+
+    @staticmethod
+    def _done(code: Any, standalone_mode: bool) -> Any:
+        """``code`` returned (not standalone) or as the process's exit status."""
         if not standalone_mode:
             return code
         sys.exit(code if isinstance(code, int) else 0)

@@ -124,7 +124,8 @@ BiasOpt = Annotated[
 ]
 BatchOpt = Annotated[
     int | None,
-    batch_option("Samples in the batch \\[default: 1, or the rows of --x].", show_default=False),
+    batch_option("Samples in the batch \\[default: 1; single and multi: the rows of --x when "
+                 "given].", show_default=False),
 ]
 XOpt = Annotated[
     str | None,

@@ -34,6 +34,8 @@ def _no_such_option(exc: Exception, options: Mapping[str, Sequence[str]] | None)
             return f"{name}: no such option before the command; give it after one: {where}"
         return (f"{name}: no such option for percgrad {command}; {where} "
                 f"{'take' if len(takers) > 1 else 'takes'} it")
+    if flag in ("--version", "-V") and command in (options or {}):
+        return f"{name}: no such option for percgrad {command}; the version is percgrad --version"
     candidates = [o for o in own if o.startswith("--")] or list(own)
     close = difflib.get_close_matches(flag, candidates, n=1, cutoff=0.7)
     hint = f"; did you mean {close[0]}?" if close else "; see --help for the options"
