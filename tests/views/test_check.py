@@ -18,3 +18,20 @@ def test_check_output_fits_60_columns():
     text = render(check_renderables(report), 60)
     assert max(len(line) for line in text.splitlines()) <= 60
     assert num(report.check.max_rel_error, 2) in text
+
+
+def test_verdicts_notes_and_header_values_wrap_under_themselves():
+    from percgrad.reports.user import GradCheck
+    from percgrad.views.check import hanging, labelled, status_line
+
+    failed = GradCheck("full", 1e-6, False, 0.4)
+    lines = render(status_line(failed, "w disagrees with the finite differences " * 3), 40)
+    lines = [ln for ln in lines.splitlines() if ln.strip()]
+    assert lines[0].startswith("✘ FAIL ") and len(lines) > 1
+    assert all(ln.startswith(" " * len("✘ FAIL ")) for ln in lines[1:])
+    note = [ln for ln in render(hanging("⚠", "word " * 30), 30).splitlines() if ln.strip()]
+    assert note[0].startswith("⚠ ") and all(ln.startswith("  ") for ln in note[1:])
+    header = [ln for ln in render(labelled([("compares", "a b c " * 12)]), 30).splitlines()
+              if ln.strip()]
+    assert header[0].startswith("compares ")
+    assert all(ln.startswith(" " * len("compares ")) for ln in header[1:])

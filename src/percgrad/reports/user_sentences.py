@@ -135,10 +135,11 @@ def note_sentence(note: Note) -> str:
                    if axis != 1 else " (PyTorch's (N, C, …))") + "; --class-dim picks another")
     if kind == "small-batch":
         b = int(note.value or 1)
+        chance = "one half" if b == 1 else f"about 1/{2 ** b:,}"
         return (f"the dead shares are from a batch of {b} sample(s): a healthy ReLU unit is 0 on "
-                f"all {b} with probability about 2^-{b}, so no layer is called dead on ReLU "
-                "shares below 16 samples; give a larger batch (the first number of "
-                "--input-shape, or more rows of --data)")
+                f"{'it' if b == 1 else f'all {b}'} with probability {chance}, so no layer is "
+                "called dead on ReLU shares below 16 samples; give a larger batch (the first "
+                "number of --input-shape, or more rows of --data)")
     if kind == "not-called":
         return f"not called in the forward pass, so not shown: {listed(note.modules)}"
     if kind == "unused":

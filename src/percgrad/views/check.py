@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from percgrad.reports.numbers import num
@@ -24,17 +25,40 @@ MAX_GROUP_ROWS = 10
 """Rows of the per-parameter check table before the rest are summed up in a line."""
 
 
-def status_line(check: GradCheck, sentence: str, passed: str = "", failed: str = "") -> Text:
+def hanging(mark: Text | str, body: Text | str, style: str | None = None) -> Table:
+    """``mark`` then ``body``, the body's wrapped lines indented under its first (a grid of two
+    columns, so that a narrow terminal keeps the mark's column clear)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(mark, style=style or "") if isinstance(mark, str) else mark,
+                 Text(body, style=style or "") if isinstance(body, str) else body)
+    return grid
+
+
+def labelled(rows: list[tuple[str, str]]) -> Table:
+    """A header's ``label value`` lines, the values wrapped under themselves."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, Text(value))
+    return grid
+
+
+def status_line(check: GradCheck, sentence: str, passed: str = "", failed: str = "") -> Table:
     """A check's verdict word, then its sentence (``passed``/``failed``: what follows it)."""
     if check.reason == "interrupted":
-        return Text.assemble(("■ INTERRUPTED ", "bold yellow"), sentence)
-    if check.reason in ("vacuous", "constant-loss"):
-        return Text.assemble(("○ VACUOUS ", "bold yellow"), sentence)
-    if check.passed is None:
-        return Text.assemble(("? NOT APPLICABLE ", "bold yellow"), sentence)
-    if check.passed:
-        return Text.assemble(("✔ PASS ", "bold green"), sentence, passed)
-    return Text.assemble(("✘ FAIL ", "bold red"), sentence, failed)
+        mark, style, tail = "■ INTERRUPTED", "bold yellow", ""
+    elif check.reason in ("vacuous", "constant-loss"):
+        mark, style, tail = "○ VACUOUS", "bold yellow", ""
+    elif check.passed is None:
+        mark, style, tail = "? NOT APPLICABLE", "bold yellow", ""
+    elif check.passed:
+        mark, style, tail = "✔ PASS", "bold green", passed
+    else:
+        mark, style, tail = "✘ FAIL", "bold red", failed
+    return hanging(Text(mark, style=style), Text(sentence + tail))
 
 
 def _evaluation(check: GradCheck) -> str:
@@ -57,8 +81,9 @@ def _method(check: GradCheck) -> str:
     return "off"
 
 
-def group_split(check: GradCheck, title: str, key: str) -> Split:
-    """One row per compared tensor: norms, max|Δ|, relative error, worst entry."""
+def group_split(check: GradCheck, title: str, key: str, of: str = "v·f") -> Split:
+    """One row per compared tensor: norms, max|Δ|, relative error, worst entry (``of``: what
+    the gradient is of)."""
     groups = check.groups
     shown = groups
     hidden = 0
@@ -91,7 +116,7 @@ def group_split(check: GradCheck, title: str, key: str) -> Split:
     ]
     if any(g.kinks or g.unsettled for g in shown):
         cols.append(Col("left out", [str(g.kinks + g.unsettled) for g in shown]))
-    caption = ("‖∇‖: norm of the gradient (of v·f) over the tensor" if not fast else
+    caption = (f"‖∇‖: norm of the gradient (of {of}) over the tensor" if not fast else
                "‖∇‖: norm of the autograd gradient; fast: uᵀ∇ along a random unit direction u "
                "per tensor (--check full names the entry)")
     caption += " · rel.err = max|Δ| / max(max|autograd|, max|numeric|, round-off floor)"
@@ -137,21 +162,18 @@ def check_renderables(report: FunctionCheckReport) -> Group:
     c = report.check
     args = ", ".join(f"{n}: {shape_text(sh)}" for n, sh in report.inputs)
     outs = ", ".join(shape_text(sh) for sh in report.outputs)
-    lines = [
-        Text.assemble(("function ", "bold"), f"{report.function}({args}) → {outs}"),
-        Text.assemble(("inputs   ", "bold"),
-                      f"{s.get('inputs', 'N(0, 1)')}, seed {s['seed']} · {s['dtype']}"),
-        Text.assemble(("compares ", "bold"), "∂(v·f)/∂input, v a random cotangent per output "
-                      "(N(0, 1), seed): autograd (one backward pass) vs float64 central "
-                      "differences of v·f"),
+    rows = [
+        ("function", f"{report.function}({args}) → {outs}"),
+        ("inputs", f"{s.get('inputs', 'N(0, 1)')}, seed {s['seed']} · {s['dtype']}"),
+        ("compares", "∂(v·f)/∂input, v a random cotangent per output (N(0, 1), seed): autograd "
+                     "(one backward pass) vs float64 central differences of v·f"),
     ]
     if c.method != "off":
-        lines.append(Text.assemble(("check    ", "bold"), _method(c)
-                                   + (f" · {_evaluation(c)}" if c.evaluations else "")))
+        rows.append(("check", _method(c) + (f" · {_evaluation(c)}" if c.evaluations else "")))
     if report.target:
-        lines.insert(0, Text.assemble(("target   ", "bold"), report.target))
+        rows.insert(0, ("target", report.target))
     parts: list[RenderableType] = [
-        Panel(Group(*lines), title="[bold]percgrad check[/]", title_align="left",
+        Panel(labelled(rows), title="[bold]percgrad check[/]", title_align="left",
               border_style="blue", expand=False),
     ]
     if c.groups:
@@ -159,7 +181,7 @@ def check_renderables(report: FunctionCheckReport) -> Group:
         worst = worst_panel(c)
         if worst is not None:
             parts.append(worst)
-    parts += [Text(f"⚠ {note_sentence(n)}", style="yellow") for n in report.notes]
+    parts += [hanging("⚠", note_sentence(n), "yellow") for n in report.notes]
     parts.append(status_line(c, check_sentence(c), f" ({s['dtype']})", f" ({s['dtype']})"))
     if report.timing and all(v is not None for v in report.timing.values()):
         t = report.timing

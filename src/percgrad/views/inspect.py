@@ -20,7 +20,7 @@ from percgrad.reports.user_sentences import (
     percent,
     shape_text,
 )
-from percgrad.views.check import group_split, status_line, worst_panel
+from percgrad.views.check import group_split, hanging, labelled, status_line, worst_panel
 from percgrad.views.format import bar_range
 from percgrad.views.split import Col, Split
 
@@ -117,18 +117,16 @@ def inspect_header(report: InspectReport) -> Panel:
     inputs = " + ".join(shape_text(sh) for sh in report.input_shapes)
     source = s.get("inputs", "given")
     out = shape_text(report.output_shape) if report.output_shape is not None else "?"
-    lines = [
-        Text.assemble(("model  ", "bold"), f"{report.model} · {report.params:,} parameters · "
-                      f"{n_leaves} leaf module(s) run"),
-        Text.assemble(("input  ", "bold"), f"{inputs} ({source}) → output {out}"),
-        Text.assemble(("loss   ", "bold"), _loss_text(report)),
-        Text.assemble(("run    ", "bold"), f"{dev['type']} ({dev['name']}) · {s.get('dtype', '')} · "
-                      f"seed {s['seed']} · table in {s['mode']} mode · check on a float64 copy in "
-                      "eval mode"),
+    rows = [
+        ("model", f"{report.model} · {report.params:,} parameters · {n_leaves} leaf module(s) run"),
+        ("input", f"{inputs} ({source}) → output {out}"),
+        ("loss", _loss_text(report)),
+        ("run", f"{dev['type']} ({dev['name']}) · {s.get('dtype', '')} · seed {s['seed']} · table "
+                f"in {s['mode']} mode · check on a float64 copy in eval mode"),
     ]
     if report.target:
-        lines.insert(0, Text.assemble(("target ", "bold"), report.target))
-    return Panel(Group(*lines), title="[bold]percgrad inspect[/]", title_align="left",
+        rows.insert(0, ("target", report.target))
+    return Panel(labelled(rows), title="[bold]percgrad inspect[/]", title_align="left",
                  border_style="blue", expand=False)
 
 
@@ -201,7 +199,7 @@ def inspect_renderables(report: InspectReport) -> Group:
     c = report.check
     if c.groups:
         parts.append(group_split(c, "Gradient check of the whole model (float64 copy, eval mode)",
-                                 "parameter"))
+                                 "parameter", "E"))
         worst = worst_panel(c)
         if worst is not None and c.passed is False:
             parts.append(worst)
@@ -213,7 +211,7 @@ def inspect_renderables(report: InspectReport) -> Group:
         if n.kind in ("eval-copy", "class-axis"):
             parts.append(Text(note_sentence(n), style="dim"))
         else:
-            parts.append(Text(f"⚠ {note_sentence(n)}", style="yellow"))
+            parts.append(hanging("⚠", note_sentence(n), "yellow"))
     parts.append(status_line(report.check, inspect_verdict(report), " (float64)"))
     if report.timing and all(v is not None for v in report.timing.values()):
         t = report.timing
