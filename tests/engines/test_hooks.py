@@ -5,10 +5,20 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import pytest
 import torch
 from torch import nn
 
-from percgrad.engines.hooks import containers, float_tensors, hooked, label, leaves, own_parameters
+from percgrad.engines.hooks import (
+    all_finite,
+    containers,
+    float_tensors,
+    hooked,
+    label,
+    leaves,
+    own_parameters,
+)
+from percgrad.errors import PercgradError
 
 
 def _model() -> nn.Module:
@@ -40,3 +50,38 @@ def test_a_hooked_pass_records_forward_order_and_dead_units() -> None:
     assert records["block.act"].dead == 1.0
     assert all(r.out_finite for r in records.values())
     assert float_tensors((out, "text", {"k": out.detach().long()})) == [out]
+
+
+def test_a_float_input_to_an_embedding_is_refused_naming_the_module_and_the_option() -> None:
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Linear(4, 2))
+    with pytest.raises(PercgradError) as err, hooked(model):
+        model(torch.zeros(3, 5))
+    assert err.value.option == "--input-shape" and "3,5:long" in err.value.message
+    with hooked(model):  # token ids pass
+        assert model(torch.zeros(3, 5, dtype=torch.long)).shape == (3, 5, 2)
+
+
+class _Table(nn.Module):
+    """A module that returns a parameter held outside it: its output is a leaf tensor."""
+
+    def __init__(self, table: nn.Parameter) -> None:
+        super().__init__()
+        self.held = [table]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.held[0]
+
+
+def test_hooks_on_leaf_tensors_are_removed_with_the_others() -> None:
+    table = nn.Parameter(torch.ones(3, 2))
+    model = nn.Sequential(_Table(table))
+    with hooked(model) as records:
+        model(torch.zeros(3, 2)).sum().backward()
+    assert records["0"].got_grad and records["0"].out_sq == pytest.approx(6.0)
+    assert not table._backward_hooks  # the tensor hook on the parameter went with the pass
+
+
+def test_finiteness_reads_a_sparse_tensors_stored_values() -> None:
+    sparse = torch.sparse_coo_tensor(torch.tensor([[0, 0]]), torch.tensor([1.0, float("nan")]),
+                                     (3,), check_invariants=True)
+    assert not all_finite([sparse]) and all_finite([torch.ones(2).to_sparse()])

@@ -72,7 +72,8 @@ def _zero_weight(stats: list[ModuleStats], by_name: dict[str, Record]) -> Module
     return None
 
 
-def diagnose_model(stats: list[ModuleStats], result: Pass, batch: int | None = None) -> Diagnosis:
+def diagnose_model(stats: list[ModuleStats], result: Pass, batch: int | None = None,
+                   precise: Pass | None = None) -> Diagnosis:
     """The rule of ``vanish`` (theory.flow.judge) over the weight layers (rows holding a
     parameter of 2 or more dimensions that got a gradient, containers' own included: frozen and
     unused parameters are left out), from the table's ‖∂E/∂W‖ in forward order: non-finite
@@ -134,7 +135,8 @@ def diagnose_model(stats: list[ModuleStats], result: Pass, batch: int | None = N
     dead_names: list[str] = []
     module: str | None = None
     module_type: str | None = None
-    constant, why = (False, None) if nonfinite else constant_loss(result)
+    # a bfloat16/float16 model's floor is judged on its float64 pass (``precise``)
+    constant, why = (False, None) if nonfinite else constant_loss(precise or result)
     zero = None if nonfinite or constant else _zero_weight(stats, by_name)
     if constant:
         kinds, cause, concerned = ["constant-loss"], why, []

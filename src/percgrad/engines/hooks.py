@@ -13,7 +13,9 @@ import torch
 from torch import Tensor, nn
 
 from percgrad.engines.saturation import saturated_share
-from percgrad.gradcheck.compare import frobenius
+from percgrad.engines.user_data import EMBEDDINGS
+from percgrad.errors import PercgradError
+from percgrad.gradcheck.compare import frobenius, stored_values
 from percgrad.network.functions import activation
 
 DEAD_TYPES: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6)
@@ -108,8 +110,8 @@ def float_tensors(value: Any) -> list[Tensor]:
 
 
 def all_finite(tensors: Sequence[Tensor]) -> bool:
-    """No NaN and no ±∞ in any of ``tensors``."""
-    return all(bool(torch.isfinite(t).all()) for t in tensors)
+    """No NaN and no ±∞ in any of ``tensors`` (a sparse one's stored values)."""
+    return all(bool(torch.isfinite(stored_values(t)).all()) for t in tensors)
 
 
 def no_inplace(model: nn.Module) -> None:
@@ -118,6 +120,19 @@ def no_inplace(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(getattr(m, "inplace", None), bool):
             m.inplace = False  # type: ignore[assignment]
+
+
+def token_ids(name: str, mod: nn.Module, args: tuple[Any, ...]) -> None:
+    """Refuse a float input to an nn.Embedding (or EmbeddingBag), before torch's own complaint:
+    it looks up integer token ids, which --input-shape draws with :long."""
+    ids = args[0] if args else None
+    if isinstance(ids, Tensor) and (ids.is_floating_point() or ids.is_complex()):
+        shape = ",".join(map(str, ids.shape)) or "()"
+        raise PercgradError(
+            f"{f'module {name!r}' if name else 'the model'} ({type(mod).__name__}) looks up "
+            f"integer token ids, and got {str(ids.dtype).removeprefix('torch.')} values of shape "
+            f"{shape}: draw ids in [0, num_embeddings) with --input-shape {shape}:long, or give "
+            "integer --data", "--input-shape")
 
 
 def _forward_stats(rec: Record, mod: nn.Module, outs: list[Tensor], ins: list[Tensor]) -> None:
@@ -143,6 +158,7 @@ def hooked(model: nn.Module, record_inputs: bool = False,
     named in ``owners`` are recorded too, in the order they are entered (a pre-hook), with
     nothing measured on them."""
     records: dict[str, Record] = {}
+    on_leaves: list[Any] = []
     counter = [0]
     back = [0]
     targets = list(model.named_modules()) if everything else leaves(model)
@@ -165,11 +181,16 @@ def hooked(model: nn.Module, record_inputs: bool = False,
             _forward_stats(rec, mod, outs, ins)
             for o in outs:
                 if o.requires_grad:
-                    o.register_hook(on_grad_out(rec))
+                    keep(o, o.register_hook(on_grad_out(rec)))
             for a in ins:
                 if a.requires_grad:
-                    a.register_hook(on_grad_in(rec))
+                    keep(a, a.register_hook(on_grad_in(rec)))
         return hook
+
+    def keep(t: Tensor, handle: Any) -> None:
+        # a hook on a leaf tensor (a parameter a module returns or takes) outlives the pass
+        if t.is_leaf:
+            on_leaves.append(handle)
 
     def on_grad_out(rec: Record) -> Callable[[Tensor], None]:
         def hook(g: Tensor) -> None:
@@ -179,12 +200,17 @@ def hooked(model: nn.Module, record_inputs: bool = False,
             rec.got_grad = True
             norm = frobenius(g)
             rec.out_sq += norm * norm
-            rec.grad_out_finite &= bool(torch.isfinite(g).all())
+            rec.grad_out_finite &= all_finite([g])
         return hook
 
     def on_grad_in(rec: Record) -> Callable[[Tensor], None]:
         def hook(g: Tensor) -> None:
-            rec.grad_in_finite &= bool(torch.isfinite(g).all())
+            rec.grad_in_finite &= all_finite([g])
+        return hook
+
+    def ids(name: str) -> Callable[..., None]:
+        def hook(mod: nn.Module, args: tuple[Any, ...]) -> None:
+            token_ids(name, mod, args)
         return hook
 
     def enter(name: str) -> Callable[..., None]:
@@ -200,8 +226,10 @@ def hooked(model: nn.Module, record_inputs: bool = False,
     handles = [module.register_forward_hook(make(name), with_kwargs=True)
                for name, module in [*targets, *extra]]
     handles += [module.register_forward_pre_hook(enter(name)) for name, module in extra]
+    handles += [module.register_forward_pre_hook(ids(name)) for name, module in targets
+                if isinstance(module, EMBEDDINGS)]
     try:
         yield records
     finally:
-        for h in handles:
+        for h in [*handles, *on_leaves]:
             h.remove()

@@ -24,7 +24,7 @@ from percgrad.engines.hooks import hooked, label, leaves, no_inplace
 from percgrad.engines.localise import localise
 from percgrad.engines.model_check import check_model, float64_copy, to_float64
 from percgrad.engines.model_loss import CLASS_DIM, OUTPUT_KEY, TOKENS, class_axis, resolve_loss
-from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass
+from percgrad.engines.module_stats import Pass, call_model, module_stats, one_pass, precise_pass
 from percgrad.engines.user_code import (
     GlobalState,
     _first_line,
@@ -163,7 +163,8 @@ def _inspect_model(model: nn.Module, inputs: Sequence[Any], targets: Tensor | No
                               text="×".join(str(n) for n in first.output_shape)))
         stats = module_stats(work, first)
         batch = next((a.shape[0] for a in input_tensors(args) if a.dim() >= 1), 1)
-        diagnosis = diagnose_model(stats, first, batch)
+        diagnosis = diagnose_model(stats, first, batch,
+                                   precise_pass(work, args, kind, t, opts.seed))
         if batch < DEAD_BATCH and any(s.dead for s in stats):
             notes.append(Note("small-batch", value=float(batch)))
         history: list[HistoryStep] | None = None
@@ -241,8 +242,8 @@ def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Ten
     if str(opts.check).strip().lower() == "off":
         return GradCheck("off", tol, None, None, reason="off"), None
     try:
-        m64 = float64_copy(model).to(args[0].device if args and isinstance(args[0], Tensor)
-                                     else "cpu")
+        m64 = float64_copy(model).to(next((a.device for a in input_tensors(args)),
+                                          torch.device("cpu")))
         args64 = map_inputs(args, to_float64)
         t64 = to_float64(t) if t is not None else None
         with torch.no_grad(), hooked(m64) as sizes:

@@ -4,6 +4,7 @@ that ran and per module that owns parameters (every parameter in one row): ‖W�
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,10 +13,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from percgrad.engines.hooks import Owned, Record, hooked, label, leaves, owned_parameters
+from percgrad.engines.hooks import (
+    Owned,
+    Record,
+    all_finite,
+    hooked,
+    label,
+    leaves,
+    owned_parameters,
+)
 from percgrad.engines.model_loss import loss_value, main_output, random_targets
 from percgrad.engines.user_code import _first_line, _where, hosted
-from percgrad.engines.user_data import input_tensors, split_inputs
+from percgrad.engines.user_data import input_tensors, map_inputs, model_dtype, split_inputs
 from percgrad.errors import PercgradError
 from percgrad.gradcheck.compare import frobenius
 from percgrad.reports.user import ModuleStats, Note
@@ -29,7 +38,8 @@ class Pass:
     output_shape: tuple[int, ...]
     records: dict[str, Record]
     grads: dict[str, Tensor | None]
-    """Parameter name → its gradient."""
+    """Parameter name → its gradient (dense: a sparse one, nn.Embedding(sparse=True)'s, made
+    dense, so that whatever reads it element-wise works)."""
     notes: list[Note]
     scale: float = 0.0
     """Σ|output|: with |E|, the size of the terms E is summed from (its round-off floor)."""
@@ -47,10 +57,12 @@ def _normalised(out: Tensor) -> bool:
 
 
 def call_model(model: nn.Module, args: Sequence[Any]) -> Any:
-    """``model(*args)``, what it raises as a PercgradError that says where in the user's code."""
+    """``model(*args)``, what it raises as a PercgradError that says where in the user's code;
+    on copies of the input tensors, which a forward that changes its input in place
+    (``x.add_(1)``) would otherwise change for every later pass, and in the user's hands."""
     try:
         with hosted("the model's forward pass"):
-            pos, kw = split_inputs(args)
+            pos, kw = split_inputs(map_inputs(args, _fresh))
             return model(*pos, **kw)
     except PercgradError:
         raise
@@ -61,6 +73,11 @@ def call_model(model: nn.Module, args: Sequence[Any]) -> Any:
         shapes = ", ".join("×".join(map(str, a.shape)) for a in input_tensors(args))
         raise PercgradError(f"the model's forward pass on input of shape {shapes} raised "
                             f"{_first_line(exc)}{_where(exc)}{hint}", "TARGET") from None
+
+
+def _fresh(value: Any) -> Any:
+    """A tensor's copy (anything else as it is)."""
+    return value.clone() if isinstance(value, Tensor) else value
 
 
 def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor | None,
@@ -84,11 +101,45 @@ def one_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor |
             except Exception as exc:
                 raise PercgradError(f"the model's backward pass raised {_first_line(exc)}"
                                     f"{_where(exc)}", "TARGET") from None
-    grads = {name: (None if p.grad is None else p.grad.detach().clone())
-             for name, p in model.named_parameters()}
+    grads = {name: _dense_copy(p.grad) for name, p in model.named_parameters()}
     scale = float(out.detach().abs().sum())
     return Pass(float(e.detach()), tuple(out.shape), records, grads, notes, scale,
                 _normalised(out), kind), targets
+
+
+def _dense_copy(g: Tensor | None) -> Tensor | None:
+    """A dense copy of a gradient (None stays None)."""
+    if g is None:
+        return None
+    return g.detach().clone() if g.layout == torch.strided else g.detach().to_dense()
+
+
+def precise_pass(model: nn.Module, args: Sequence[Any], kind: str, targets: Tensor | None,
+                 seed: int) -> Pass | None:
+    """For a model in a dtype coarser than float32 (bfloat16, float16): ``one_pass`` of a
+    float64 copy in the same mode, on the same inputs and targets, with the generators seeded
+    as for the first pass (the same dropout masks); None for float32 and float64 models, or when
+    the copy cannot run. Its ‖∂E/∂W‖ tell a loss that does not depend on the parameters from one
+    whose gradients are merely as small as the coarse dtype's round-off floor."""
+    if torch.finfo(model_dtype(model)).eps <= torch.finfo(torch.float32).eps:
+        return None
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    m64 = copy.deepcopy(model).to(torch.float64)
+    args64 = map_inputs(args, _float64)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        try:
+            result, _ = one_pass(m64, args64, kind, _float64(targets), seed)
+        except PercgradError:
+            return None
+    return result
+
+
+def _float64(value: Any) -> Any:
+    """A floating-point tensor as a detached float64 one; anything else as it is."""
+    if isinstance(value, Tensor) and value.is_floating_point():
+        return value.detach().to(torch.float64)
+    return value
 
 
 def usable_output(out: Tensor) -> None:
@@ -141,7 +192,7 @@ def _row(name: str, module: nn.Module, rec: Record | None, own: Owned, leaf: boo
     unused = [n for n, p in zip(own.names, own.params) if p.requires_grad and p.grad is None]
     used = [p for p in trainable if p.grad is not None]
     got = [p.grad for p in used if p.grad is not None]
-    finite_back = all(bool(torch.isfinite(g).all()) for g in got)
+    finite_back = all_finite(got)
     if rec is not None:
         finite_back = finite_back and rec.grad_out_finite and rec.grad_in_finite
     return ModuleStats(
@@ -152,7 +203,7 @@ def _row(name: str, module: nn.Module, rec: Record | None, own: Owned, leaf: boo
         output_grad_norm=math.sqrt(rec.out_sq) if rec is not None and rec.got_grad else None,
         dead=None if rec is None else rec.dead, saturated=None if rec is None else rec.saturated,
         finite_forward=True if rec is None else rec.out_finite, finite_backward=finite_back,
-        weight_layer=leaf and rec is not None and any(p.dim() >= 2 for p in used),
+        weight_layer=any(p.dim() >= 2 for p in used) and (leaf or (bool(name) and name != label(""))),
         parameters=list(own.names), also=list(own.also),
         frozen=bool(own.params) and not trainable, unused=unused, ran=rec is not None,
     )

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 from torch import Tensor, nn
@@ -19,7 +20,6 @@ from percgrad.engines.data_files import (
     as_tensor,
     check_file,
     load_torch,
-    pick,
     read_data,
     read_npz,
     read_targets,
@@ -71,12 +71,18 @@ def model_dtype(model: nn.Module) -> torch.dtype:
     return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
+EMBEDDINGS: tuple[type[nn.Module], ...] = (nn.Embedding, nn.EmbeddingBag)
+"""Modules that look up integer token ids."""
+
+
 def model_inputs(shape: tuple[int, ...], model: nn.Module, seed: int, salt: int = 11,
                  dtype: str = "float") -> Tensor:
     """A seeded N(0, 1) input of ``shape`` in the model's floating-point dtype; with ``dtype``
-    long, token ids in [0, n), n the num_embeddings of the model's first nn.Embedding."""
+    long, token ids in [0, n), n the num_embeddings of the model's first nn.Embedding (or
+    nn.EmbeddingBag)."""
     if dtype == "long":
-        emb = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+        emb = next((m for m in model.modules()
+                    if isinstance(m, nn.Embedding | nn.EmbeddingBag)), None)
         if emb is None:
             raise PercgradError("integer inputs (:long) are drawn in [0, num_embeddings) of the "
                                 "model's first nn.Embedding, and the model has none; give the "
@@ -179,36 +185,101 @@ def spec_inputs(specs: Sequence[InputSpec], model: nn.Module, seed: int) -> list
 
 def forward_names(model: nn.Module) -> list[str]:
     """The names of the parameters of the model's forward (none when it has no signature)."""
+    sig = _signature(model)
+    return [] if sig is None else list(sig.parameters)
+
+
+def _signature(model: nn.Module) -> inspect.Signature | None:
+    """The signature of the model's forward (None when it has none)."""
     try:
-        return list(inspect.signature(model.forward).parameters)
+        return inspect.signature(model.forward)
     except (TypeError, ValueError):
-        return []
+        return None
 
 
 def data_inputs(path: Path, model: nn.Module, target_column: str | None) -> tuple[list[Any], Tensor | None]:
-    """A data file's inputs: an .npz (or .pt dict) with several arrays besides the targets, by
-    the forward's parameter names when they all match, else in order; else one input."""
+    """A data file's inputs and targets: an .npz or a .pt dict by ``file_arrays``; anything else
+    as one input (and its targets, see data_files.read_data)."""
     suffix = path.suffix.lower()
     if suffix in (".npz", ".pt", ".pth") and target_column is None:
         check_file(path, "--data")
         items: Any = read_npz(path, "--data") if suffix == ".npz" else load_torch(path, "--data")
-        if isinstance(items, dict) and len(items) > 1:
-            rest = {str(k): v for k, v in items.items() if str(k).lower() not in TARGET_KEYS}
-            y = pick(items, TARGET_KEYS)
-            if len(rest) > 1:
-                names = forward_names(model)
-                t = None if y is None else as_tensor(y, path, "--data")
-                if all(k in names for k in rest):
-                    return [Keywords({k: cast_data(as_tensor(v, path, "--data"), model)
-                                      for k, v in rest.items()})], t
-                return [cast_data(as_tensor(v, path, "--data"), model) for v in rest.values()], t
+        if isinstance(items, dict) and items:
+            arrays = {str(k): as_tensor(v, path, "--data") for k, v in items.items()}
+            return file_arrays(arrays, path, model)
     x, y = read_data(path, target_column)
     return [cast_data(x, model)], y
 
 
+SAVEZ_NAME = re.compile(r"arr_(\d+)")
+"""The names np.savez gives arrays passed without one, in the order they were passed."""
+
+
+def file_arrays(arrays: dict[str, Tensor], path: Path,
+                model: nn.Module) -> tuple[list[Any], Tensor | None]:
+    """The arrays of an .npz (or a .pt dict) as the forward's inputs: by its parameter names when
+    an array has one (the others must too), else in order (arr_0, arr_1, … by number); an
+    array named y, targets, labels … that is no parameter's name is the targets. A file whose
+    arrays do not fit the forward (one missing, one too many) is refused, naming both."""
+    sig = _signature(model)
+    params = [] if sig is None else [p for p in sig.parameters.values()
+                                     if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    names = [p.name for p in params]
+    target_like = [k for k in arrays if k.lower() in TARGET_KEYS and k not in names]
+    if len(target_like) > 1:
+        _refuse(arrays, sig, model, path, f"{', '.join(target_like)} could each be the targets; "
+                "keep one")
+    rest = {k: v for k, v in arrays.items() if k not in target_like} or arrays
+    targets = arrays[target_like[0]] if target_like and rest is not arrays else None
+    matched = [k for k in rest if k in names]
+    var_kw = sig is not None and any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    if matched and len(matched) < len(rest) and not var_kw:
+        strays = ", ".join(k for k in rest if k not in names)
+        _refuse(arrays, sig, model, path, f"{strays} is no parameter's name (the arrays go to "
+                "the parameters of their names when one is named after one; name every input "
+                "array after its parameter, or none of them to give them in order)")
+    pos: list[Tensor] = []
+    kw: dict[str, Tensor] = {}
+    if matched:
+        gap = False
+        for p in params:  # positional while the forward's parameters come in order, then by name
+            gap = gap or p.name not in rest or p.kind == p.KEYWORD_ONLY
+            if p.name in rest and gap:
+                kw[p.name] = rest[p.name]
+            elif p.name in rest:
+                pos.append(rest[p.name])
+        kw.update({k: v for k, v in rest.items() if k not in names})
+    else:
+        numbers = [SAVEZ_NAME.fullmatch(k) for k in rest]
+        keys = (sorted(rest, key=lambda k: int(k[4:])) if all(numbers) else list(rest))
+        pos = [rest[k] for k in keys]
+    if sig is not None:
+        try:
+            sig.bind(*pos, **kw)
+        except TypeError as exc:
+            _refuse(arrays, sig, model, path, str(exc))
+    args: list[Any] = [cast_data(v, model) for v in pos]
+    return ([*args, Keywords({k: cast_data(v, model) for k, v in kw.items()})] if kw else args,
+            targets)
+
+
+def _refuse(arrays: dict[str, Tensor], sig: inspect.Signature | None, model: nn.Module,
+            path: Path, why: str) -> NoReturn:
+    """Refuse a data file whose arrays do not fit the forward, naming both."""
+    params = "…" if sig is None else ", ".join(
+        str(p.replace(annotation=p.empty)) for p in sig.parameters.values())
+    listed = ", ".join(f"{k} ({'×'.join(map(str, v.shape)) or 'scalar'})" for k, v in arrays.items())
+    raise PercgradError(
+        f"the arrays of {path.name} ({listed}) do not fit {type(model).__name__}.forward({params}): "
+        f"{why}", "--data")
+
+
 def cast_data(x: Tensor, model: nn.Module) -> Tensor:
-    """Floating-point data in the model's dtype; whole numbers (token ids) as int64."""
-    return x.to(model_dtype(model)) if x.is_floating_point() else x.long()
+    """Floating-point data in the model's dtype; booleans (masks) as they are; other whole
+    numbers (token ids) as int64."""
+    if x.is_floating_point():
+        return x.to(model_dtype(model))
+    return x if x.dtype == torch.bool else x.long()
 
 
 def check_sources(inputs: Any, input_shape: Any, data: Any, targets: Any, targets_file: Any) -> None:

@@ -37,9 +37,20 @@ def _abs_max(t: Tensor) -> Tensor:
     return torch.stack([p.abs().max() for p in _pieces(t)]).max()
 
 
+def stored_values(t: Tensor) -> Tensor:
+    """The entries a tensor stores: itself when dense; a sparse one's values, each index once
+    (COO coalesced: duplicate indices summed, as the dense tensor has them)."""
+    if t.layout == torch.strided:
+        return t
+    if t.layout == torch.sparse_coo:
+        return t.coalesce().values()
+    return t.values()
+
+
 def frobenius(t: Tensor) -> float:
-    """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0."""
-    t = t.detach()
+    """‖t‖_F in float64, scaled by max|t| first so that entries near 1e-170 do not square to 0
+    (a sparse tensor's over its stored values: the entries it leaves out are 0)."""
+    t = stored_values(t.detach())
     if not t.numel():
         return 0.0
     peak = _abs_max(t).to(torch.float64)
