@@ -16,11 +16,11 @@ TYPE_CHECKING = False  # not typing's: `import percgrad` imports nothing it does
 if TYPE_CHECKING:
     from typing import Any
 
-    from percgrad.api import check, explain, inspect, multi, phase, single, vanish
+    from percgrad.api import check, explain, inspect, multi, phase, single, vanish, watch
 
 __all__ = ["PercgradError", "__version__", "check", "explain", "inspect", "multi", "phase", "single",
-           "vanish"]
-_API = ("check", "explain", "inspect", "multi", "phase", "single", "vanish")
+           "vanish", "watch"]
+_API = ("check", "explain", "inspect", "multi", "phase", "single", "vanish", "watch")
 
 
 def __getattr__(name: str) -> Any:

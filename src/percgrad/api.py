@@ -1,5 +1,5 @@
 """The Python API, one thin function per command: ``percgrad.single``, ``multi``, ``vanish``,
-``phase``, ``explain``, ``inspect`` and ``check`` take the CLI's options as
+``phase``, ``explain``, ``inspect``, ``check`` and ``watch`` take the CLI's options as
 keyword arguments (same names with ``_``, same defaults, same validation, errors as
 PercgradError) and return a Report. The CLI is a thin layer over these functions.
 
@@ -18,10 +18,12 @@ from percgrad.spec.build import Matrix, Numbers, chain_spec, comparison, multi_s
 from percgrad.spec.run import Spec
 
 if TYPE_CHECKING:
+    from percgrad.engines.watch.recorder import Recorder
     from percgrad.reports.explain import Example
     from percgrad.reports.phase import PhaseReport
     from percgrad.reports.run import Report
     from percgrad.reports.user import FunctionCheckReport, InspectReport
+    from percgrad.reports.watch import WatchReport
 
 MAX_SEED = 2**63 - 1
 """The largest --seed (as Spec takes)."""
@@ -183,6 +185,73 @@ def check(fn: Any, *inputs: Any, shapes: str | None = None, check: str = "auto",
 
 
 _check = check
+
+MAX_EVERY = 1_000_000
+"""The largest --every."""
+
+
+def watch(*models: Any, every: int = 1, locate: bool = True, **unknown: Any) -> Recorder:
+    """Watch ``models`` (nn.Modules) through a training run: ``with percgrad.watch(model) as w:
+    …train…`` (or ``w = percgrad.watch(model)`` … ``w.close()``), then ``w.report()``. Every
+    optimizer step of a torch optimizer over their parameters is a step (``w.step_done()`` for a
+    loop without one); ``every``: record every N-th; ``locate``: find the op that made the
+    first non-finite value."""
+    from torch import nn
+
+    from percgrad.engines.watch.recorder import Recorder
+
+    arg.known(unknown, ("every", "locate"), "watch")
+    if not models or not all(isinstance(m, nn.Module) for m in models):
+        raise PercgradError("give the nn.Module(s) to watch, e.g. percgrad.watch(model); "
+                            f"got {', '.join(type(m).__name__ for m in models) or 'nothing'}",
+                            "model")
+    arg.whole(every, "--every", 1, MAX_EVERY)
+    arg.flag(locate, "locate")
+    return Recorder(models, every=every, locate_nonfinite=locate).open()
+
+
+def watch_script(script: str, args: Sequence[str] = (), *, module: bool = False, every: int = 1,
+                 locate: bool = True, log: str | None = None,
+                 listener: Any = None) -> WatchReport:
+    """``percgrad watch SCRIPT [ARGS…]``: run a training script unchanged, watching every model
+    an optimizer steps; the report holds the script's exit code. ``log``: a JSON-lines file
+    written as the run goes; ``listener``: called with the recorder after each watched step."""
+    from pathlib import Path
+
+    from percgrad.engines.watch.log import StepLog
+    from percgrad.engines.watch.recorder import Recorder
+    from percgrad.engines.watch.script import run_script
+
+    arg.whole(every, "--every", 1, MAX_EVERY)
+    target = f"-m {script}" if module else script
+    writer = StepLog(Path(log), target, every) if log is not None else None
+
+    def after(rec: Recorder) -> None:
+        if writer is not None:
+            modules, acts = rec.tracks()
+            writer.write([type(m.root).__name__ for m in rec.models], modules, acts, rec.steps,
+                         rec.loss)
+        if listener is not None:
+            listener(rec)
+
+    recorder = Recorder(every=every, locate_nonfinite=locate,
+                        listener=after if (writer or listener) else None, target=target)
+    run = run_script(recorder, script, args, module)
+    report = recorder.report(run.exit_code, run.interrupted)
+    if run.error is not None:
+        report.notes.append(run.error)
+    if writer is not None:
+        writer.finish(report)
+    return report
+
+
+def replay(log: str) -> WatchReport:
+    """``percgrad watch --replay run.jsonl``: the report of a logged run."""
+    from pathlib import Path
+
+    from percgrad.engines.watch.log import replay as read
+
+    return read(Path(arg.path(log, "--replay") or log))
 
 
 def memory_limit(value: int | str | None) -> int | None:

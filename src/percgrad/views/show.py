@@ -11,7 +11,8 @@ from rich.console import Console, Group
 from percgrad.reports.phase import PhaseReport
 from percgrad.reports.run import Report
 from percgrad.reports.user import FunctionCheckReport, InspectReport
-from percgrad.views import check, inspect, perceptron, phase, vanish
+from percgrad.reports.watch import WatchReport
+from percgrad.views import check, inspect, perceptron, phase, vanish, watch
 
 RUN_VIEWS: dict[str, Callable[[Report], Sequence[Any]]] = {
     "single": perceptron.single,
@@ -31,6 +32,8 @@ def parts(report: Any) -> list[Any]:
         return [check.check_renderables(report)]
     if isinstance(report, PhaseReport):
         return list(phase.phase(report))
+    if isinstance(report, WatchReport):
+        return [watch.watch_renderables(report)]
     raise TypeError(f"no view shows a {type(report).__name__}")
 
 

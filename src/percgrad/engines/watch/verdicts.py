@@ -1,0 +1,110 @@
+"""Verdicts over a training run, from its tracks: the flow by the rule of ``vanish``/``inspect``
+(theory.flow, the robust trend over the weight layers in forward order) at every watched step,
+ReLU layers dying, update ratios far from ~1e-3, and the first non-finite value."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+from percgrad.reports.watch import (
+    DEAD_JUMP,
+    DEAD_SHARE,
+    UPDATE_HIGH,
+    UPDATE_LOW,
+    ActivationTrack,
+    ModuleTrack,
+    NonFinite,
+    WatchVerdict,
+)
+from percgrad.theory.flow import EXPLODING_SHARE, VANISHING_SHARE, judge, trend_share
+
+UPDATE_RUN = 3
+"""Watched steps in a row a ratio must stay past its threshold to be a verdict."""
+
+
+def flow_verdicts(modules: Sequence[ModuleTrack], steps: Sequence[int]) -> list[WatchVerdict]:
+    """The first watched step where the flow turns vanishing or exploding (the robust trend
+    over the weight layers with a gradient), the layers concerned, and how long it lasts."""
+    layers = [m for m in modules if m.weight_layer]
+    out: list[WatchVerdict] = []
+    current: WatchVerdict | None = None
+    for k, step in enumerate(steps):
+        # the layers with a gradient this step (frozen and unused ones have none)
+        got = [(m, m.grad_norm[k]) for m in layers if k < len(m.grad_norm)
+               and m.grad_norm[k] is not None]
+        here = [m for m, _ in got]
+        norms_f = [float(g) for _, g in got if g is not None]
+        if len(norms_f) < 2 or not all(math.isfinite(n) for n in norms_f):
+            kind = None
+        else:
+            verdict = judge(norms_f, [False] * len(norms_f), None, robust=True)
+            kind = verdict.kind if verdict.kind in ("vanishing", "exploding") else None
+        if current is not None and kind != current.kind:
+            current.through = steps[k - 1]
+            current = None
+        if kind is not None and current is None:
+            line = trend_share(norms_f)
+            last = line.fitted[-1] if line.fitted else 1.0
+            concerned = [m.name for m, g in zip(here[:-1], line.fitted[:-1])
+                         if (g / last < VANISHING_SHARE if kind == "vanishing"
+                             else g / last > EXPLODING_SHARE)]
+            current = WatchVerdict(kind, step, concerned, line.share,
+                                   threshold=VANISHING_SHARE if kind == "vanishing"
+                                   else EXPLODING_SHARE)
+            out.append(current)
+    return out
+
+
+def dead_verdicts(activations: Sequence[ActivationTrack],
+                  steps: Sequence[int]) -> list[WatchVerdict]:
+    """Per ReLU layer, the first watched step where its dead share reaches DEAD_SHARE and has
+    grown by DEAD_JUMP since the first watched step."""
+    out = []
+    for a in activations:
+        if a.kind != "dead" or not a.share:
+            continue
+        first = next((s for s in a.share if s is not None), None)
+        if first is None:
+            continue
+        for k, s in enumerate(a.share):
+            if s is not None and s >= DEAD_SHARE and s - first >= DEAD_JUMP:
+                out.append(WatchVerdict("dead", steps[k], [a.name], s, before=first,
+                                        threshold=DEAD_SHARE))
+                break
+    return out
+
+
+def update_verdicts(modules: Sequence[ModuleTrack], steps: Sequence[int]) -> list[WatchVerdict]:
+    """Per module, the first watched step where its update ratio stays past UPDATE_HIGH or
+    UPDATE_LOW for UPDATE_RUN watched steps in a row (all of them when fewer were watched); the
+    modules that cross at the same step make one verdict, with their median ratio."""
+    need = max(1, min(UPDATE_RUN, len(steps)))
+    groups: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    for kind, past in (("update-high", lambda r: r > UPDATE_HIGH),
+                       ("update-low", lambda r: r < UPDATE_LOW)):
+        for m in modules:
+            run = 0
+            for k, r in enumerate(m.update_ratio):
+                run = run + 1 if r is not None and math.isfinite(r) and past(r) else 0
+                if run == need:
+                    start = k - need + 1
+                    window = [x for x in m.update_ratio[start:k + 1] if x is not None]
+                    groups.setdefault((kind, steps[start]), []).append(
+                        (m.name, statistics.median(window)))
+                    break
+    return [WatchVerdict(kind, step, [n for n, _ in hits], statistics.median(r for _, r in hits),
+                         threshold=UPDATE_HIGH if kind == "update-high" else UPDATE_LOW)
+            for (kind, step), hits in groups.items()]
+
+
+def verdicts(modules: Sequence[ModuleTrack], activations: Sequence[ActivationTrack],
+             steps: Sequence[int], nonfinite: NonFinite | None) -> list[WatchVerdict]:
+    """Every verdict of the run, in the order of the step where it first holds."""
+    found = (flow_verdicts(modules, steps) + dead_verdicts(activations, steps)
+             + update_verdicts(modules, steps))
+    if nonfinite is not None:
+        found.append(WatchVerdict("non-finite", nonfinite.step,
+                                  [nonfinite.module] if nonfinite.module else []))
+    return sorted(found, key=lambda v: v.step)
