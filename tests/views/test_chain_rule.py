@@ -144,8 +144,8 @@ def test_every_printed_arithmetic_line_evaluates_to_its_printed_result() -> None
         exempt.update(exempt_lines(text))
     assert not wrong, "\n".join(wrong)
     assert checked > 80
-    # the exempt lines are only the two kinds the docstring of exempt_lines names
-    assert exempt
+    # the exempt lines are only the two kinds the docstring of exempt_lines names (with these
+    # batches of at most 3 every sum is written out in full, so there may be none)
     for line in exempt:
         assert (" + …" in line) or re.search(r"= Σ_b δ.*\(sample \d+: ", line), line
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from percgrad.catalog import ACTIVATIONS
+from percgrad.catalog import ACTIVATIONS, LOSSES
 from percgrad.engines.run_tensors import Run, first_nonfinite, stage
 from percgrad.engines.saturation import saturated_share
 from percgrad.gradcheck.compare import Pair, compare, fast_verdict, float64_match, frobenius, versus_numeric
@@ -246,6 +246,14 @@ def _learner_notices(spec: Spec, layers: list[LayerReport]) -> list[Notice]:
     info = ACTIVATIONS[spec.activation]
     if not info.kink:
         sat = tuple(k + 1 for k, layer in enumerate(layers) if layer.saturated >= SATURATED_WARN)
+        depth = len(layers)
+        if depth in sat and LOSSES[spec.loss].cancels_sigmoid and not spec.residual_at(depth - 1):
+            # bce after a sigmoid: σ′ of the output cancels (δ = (o−t)/n), it multiplies nothing.
+            sat = sat[:-1]
+            out = layers[-1]
+            notes.append(Notice("saturated-cancels", layers=(depth,), value=out.saturated,
+                                activation=spec.activation, count=spec.sizes[depth],
+                                dphi=out.mean_abs_dphi))
         if sat:
             share = max(layers[k - 1].saturated for k in sat)
             notes.append(Notice("saturated", layers=sat, value=share, activation=spec.activation,

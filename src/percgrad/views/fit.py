@@ -60,6 +60,8 @@ class FitTable:
     caption: list[str] = field(default_factory=list)
     """Legend items, each kept on one line where the width allows (formulas in backticks)."""
     hint: str = "--save FILE.html or --json have every column"
+    wrap_from: int = NATURAL
+    """From this width on, columns that may wrap (vectors) do so before any column is dropped."""
 
     def table(self, columns: list[Column]) -> Table:
         """The Rich table of ``columns``, in the house style."""
@@ -79,7 +81,7 @@ class FitTable:
         shown = list(self.columns)
         order = sorted((c for c in self.columns if c.drop), key=lambda c: -c.drop)
         dropped: list[Column] = []
-        while _width(console, self.table(shown)) > width and order:
+        while not self._fits(console, shown, width) and order:
             gone = order.pop(0)
             dropped.append(gone)
             shown = [c for c in shown if c is not gone]
@@ -93,6 +95,13 @@ class FitTable:
         from rich.console import Group
 
         return Group(*parts)
+
+    def _fits(self, console: Console, columns: list[Column], width: int) -> bool:
+        table = self.table(columns)
+        if width >= self.wrap_from:
+            options = console.options.update(width=NATURAL)
+            return Measurement.get(console, options, table).minimum <= width
+        return _width(console, table) <= width
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.build(options.max_width)
@@ -151,12 +160,22 @@ class Prose:
         return Measurement(min(longest, options.max_width), min(full, options.max_width))
 
 
+PREFERRED = 100
+"""A file's width when only wrapping columns (vectors) would make it wider."""
+
+
 def widest(parts: Iterable[RenderableType], floor: int = 80, ceiling: int = 240) -> int:
-    """The natural width of the widest table among ``parts`` (prose wraps to it), clamped."""
+    """The natural width of the widest table among ``parts`` (prose wraps to it), clamped. A
+    table wider than PREFERRED only because of columns that may wrap (vectors) counts as
+    PREFERRED, or as the least it needs with them wrapped."""
     console = Console(width=NATURAL, file=io.StringIO())
     best = floor
     for part in parts:
         if isinstance(part, FitTable | Table):
             table = part.table(list(part.columns)) if isinstance(part, FitTable) else part
-            best = max(best, _width(console, table))
+            need = _width(console, table)
+            if need > PREFERRED and isinstance(part, FitTable) and any(c.wrap for c in part.columns):
+                least = Measurement.get(console, console.options.update(width=NATURAL), table).minimum
+                need = max(PREFERRED, least)
+            best = max(best, need)
     return min(best, ceiling)

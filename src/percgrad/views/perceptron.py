@@ -3,21 +3,28 @@ layer matrices and the per-layer summary (Rich renderables, returned, never prin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
-from rich.columns import Columns
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.text import Text
 
 from percgrad.catalog import ACTIVATIONS, LOSSES
 from percgrad.reports.numbers import num, sub
-from percgrad.reports.run import Comparison, LayerReport, Report
+from percgrad.reports.run import Comparison, Report
 from percgrad.views.chain_rule import delta_numbers, derivation_multi, derivation_single, loss_n
-from percgrad.views.fit import Column, FitTable
-from percgrad.views.format import VANISH_BAR, bar_range, log_bar, matrix, symbol, vector
-from percgrad.views.verdict import verdict
+from percgrad.views.fit import PREFERRED, Column, FitTable
+from percgrad.views.format import VANISH_BAR, bar_range, log_bar, symbol, vector
+from percgrad.views.matrices import layer_matrices
+from percgrad.views.verdict import FAILURES_SHOWN, verdict
+from percgrad.views.worked import Worked, multi_lines
+
+REL_HEADER = "rel.err\n(layer)"
+REL_LEGEND = ("rel.err (layer): the row's `|a−b|` over the layer's largest `|a|, |b|`, as the "
+              "check computes it")
+SUMMARY_LEGEND = "rel.err: `max|a−b| / max(|a|, |b|)`, both over the layer, as the check computes it"
 
 
 def header(report: Report, title: str, model: str) -> Panel:
@@ -52,6 +59,7 @@ def forward_table(report: Report) -> FitTable:
         return ["…" if b is None else values(b) for b in shown]
 
     b_term = " + b" if report.settings["bias"] else ""
+    mistake = report.settings.get("mistake")
     columns = [
         Column("sample", col(str)),
         Column("x", col(lambda b: vector(x[b])), justify="left", wrap=True),
@@ -61,9 +69,13 @@ def forward_table(report: Report) -> FitTable:
           if LOSSES[report.settings["loss"]].uses_target else []),
         Column("∂E/∂o", col(lambda b: num(float(out.dE_do[b, 0]))), drop=1),
         Column("∂o/∂a", col(lambda b: num(float(out.do_da[b, 0]))), drop=2),
-        Column("δ = ∂E/∂a", col(lambda b: num(float(out.delta[b, 0])))),
+        Column("δ = ∂E/∂a" if not mistake else "δ ✗", col(lambda b: num(float(out.delta[b, 0])))),
     ]
-    return FitTable("Forward pass", columns, caption=[f"`E = {num(report.loss, 6)}`"])
+    caption = [f"`E = {num(report.loss, 6)}`"]
+    if mistake:
+        caption.append(f"δ ✗: the hand-derived δ, with --mistake {mistake} planted (the true "
+                       "`δ = ∂E/∂a = ∂E/∂o·∂o/∂a`)")
+    return FitTable("Forward pass", columns, caption=caption)
 
 
 def single_table(report: Report) -> FitTable:
@@ -75,8 +87,9 @@ def single_table(report: Report) -> FitTable:
     out = report.out
     one = report.input.shape[0] == 1
     rows: list[dict[str, str]] = []
-    # The check's relative error: |a_j − b_j| over the layer's largest magnitude (so the
-    # column's largest value is the closing line's maximum).
+    # The check's relative error: |a_j − b_j| over the layer's largest magnitude, not the
+    # row's (so the column's largest value is the closing line's maximum); the header and the
+    # legend say so.
     values = [v for t in (g.analytic, g.autograd, g.numeric) if t is not None for v in t.ravel()]
     if layer.bias_grad is not None:
         bt = layer.bias_grad
@@ -124,7 +137,7 @@ def single_table(report: Report) -> FitTable:
         Column("autograd", col("ag")),
         Column("numeric", col("nu")),
         Column("max|Δ|", col("gap"), drop=4),
-        Column("rel.err", col("rel")),
+        Column(REL_HEADER, col("rel"), legend=REL_LEGEND),
     ]
     notes = []
     if not one:
@@ -208,7 +221,7 @@ def forward_layers(report: Report, label: Callable[[int], str] | None = None) ->
     if report.target is not None and s["loss"] != "sum":
         caption.append(f"`t = {vector(report.target[0])}`")
     caption.append(f"`E = {num(report.loss, 6)}`")
-    return FitTable("Forward pass", columns, caption=caption)
+    return FitTable("Forward pass", columns, caption=caption, wrap_from=PREFERRED)
 
 
 def _layer_rows_of(n: int, most: int = 40) -> list[int | None]:
@@ -216,21 +229,6 @@ def _layer_rows_of(n: int, most: int = 40) -> list[int | None]:
         return list(range(n))
     half = most // 2
     return [*range(half), None, *range(n - half, n)]
-
-
-def layer_matrices(layer: LayerReport) -> Columns:
-    """The weight matrix and the three gradient matrices of one layer, side by side (wrapped
-    onto more lines when the terminal is narrow)."""
-    g = layer.grad
-    return Columns(
-        [
-            matrix(layer.weight, layer.name),
-            matrix(g.analytic, f"∂E/∂{layer.name} analytic"),
-            matrix(g.autograd, f"∂E/∂{layer.name} autograd"),
-            matrix(g.numeric, f"∂E/∂{layer.name} numeric"),
-        ],
-        padding=(1, 3),
-    )
 
 
 def _rel(cmp: Comparison | None) -> float | None:
@@ -258,12 +256,29 @@ def summary_table(report: Report) -> FitTable:
         Column("numeric", [num(layer.grad_norm_numeric) for layer in layers], drop=2),
         Column("‖δ‖", [num(layer.delta_norm, 3) for layer in layers]),
         Column("max|Δ|", gaps, drop=5),
-        Column("rel.err", rels),
+        Column("rel.err", rels, legend=SUMMARY_LEGEND),
         Column("log ‖∂E/∂W‖", [log_bar(layer.grad_norm, low, high, width=VANISH_BAR)
                                for layer in layers], justify="left", drop=6, what="the bars",
                legend=f"bars: log scale {num(low, 1)} … {num(high, 2)}"),
     ]
     return FitTable("Per-layer summary", columns)
+
+
+_ENTRY = re.compile(r"^W(\d+)\[(\d+),(\d+)\]$")
+
+
+def cited_entries(report: Report, lines: list[Worked]) -> dict[int, list[tuple[int, int]]]:
+    """Per 0-based layer, the ∂E/∂W entries (row, column) that the worked lines cite and the
+    check's failures name: the matrices always show them."""
+    cited: dict[int, list[tuple[int, int]]] = {}
+    for line in lines:
+        for c in line.cites:
+            cited.setdefault(c.layer, []).append((c.row, c.col))
+    for f in report.check.failures[:FAILURES_SHOWN]:
+        m = _ENTRY.match(f.entry or "")
+        if m and f.layer is not None:
+            cited.setdefault(int(m.group(1)) - 1, []).append((int(m.group(2)), int(m.group(3))))
+    return cited
 
 
 def multi(report: Report) -> list[RenderableType]:
@@ -275,11 +290,13 @@ def multi(report: Report) -> list[RenderableType]:
         forward_layers(report),
         derivation_multi(report),
     ]
-    numbers = delta_numbers(report)
+    lines = multi_lines(report)
+    numbers = delta_numbers(report, lines)
     if numbers is not None:
         parts.append(numbers)
-    for layer in report.layers:
-        parts.append(layer_matrices(layer))
+    cited = cited_entries(report, lines or [])
+    for k, layer in enumerate(report.layers):
+        parts.append(layer_matrices(layer, cited.get(k, [])))
     parts.append(summary_table(report))
     parts += verdict(report)
     return parts

@@ -11,6 +11,9 @@ from percgrad.reports.numbers import num
 from percgrad.reports.run import Report
 from percgrad.views.fit import Prose
 
+FAILURES_SHOWN = 10
+"""The failed comparisons listed under a FAIL line (the first ones)."""
+
 
 def verdict(report: Report) -> list[RenderableType]:
     """Warnings, then one line: passed, failed (and where), vacuous, inconclusive or not
@@ -48,7 +51,7 @@ def verdict(report: Report) -> list[RenderableType]:
             ("✘ FAIL ", "bold red"),
             f"max relative error {num(c.max_rel_error, 2)} > {num(c.tolerance, 1)} ({s['dtype']})",
         ))
-        for f in c.failures[:10]:
+        for f in c.failures[:FAILURES_SHOWN]:
             parts.append(Text(f"  • {sentences.mismatch(f)}", style="red"))
         if c.mistake is not None:
             parts.append(Text(f"  {sentences.mistake_caught(c.mistake)}", style="bold"))
