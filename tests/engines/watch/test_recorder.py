@@ -116,7 +116,7 @@ def test_a_loop_without_a_torch_optimizer_steps_by_hand() -> None:
 
 
 def test_the_api_refuses_what_is_not_a_module() -> None:
-    with pytest.raises(percgrad.PercgradError, match="nn.Module"):
+    with pytest.raises(percgrad.PercgradError, match=r"nn\.Module"):
         percgrad.watch("model.py")
     with pytest.raises(percgrad.PercgradError, match="--every"):
         percgrad.watch(_mlp(), every=0)

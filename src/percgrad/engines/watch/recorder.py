@@ -90,14 +90,16 @@ class Recorder:
         """Watch ``root`` (once; a model inside one already watched is left to it)."""
         if any(root is m.root or any(root is s for s in m.root.modules()) for m in self.models):
             return
-        prefix = f"{type(root).__name__}." if self.models else ""
+        if len(self.models) == 1:  # a second model: every name says its model from now on
+            self._rename(self.models[0], self._prefix(self.models[0].root))
+        prefix = self._prefix(root) if self.models else ""
         names = {id(mod): label(path) for path, mod in root.named_modules()}
         owned = owned_parameters(root)
         tracks, params = [], []
         for path, own in owned.items():
             mod = root.get_submodule(path)
             leaf = not any(True for _ in mod.children())
-            tracks.append(ModuleTrack(prefix + label(path), type(mod).__name__,
+            tracks.append(ModuleTrack(_named(prefix, path), type(mod).__name__,
                                       sum(p.numel() for p in own.params), list(own.names),
                                       weight_layer=any(p.dim() >= 2 and p.requires_grad
                                                        for p in own.params)
@@ -108,7 +110,7 @@ class Recorder:
             kind = "dead" if isinstance(mod, DEAD_TYPES) else (
                 "saturated" if type(mod) in SATURATING else None)
             if kind is not None:
-                acts.append((mod, ActivationTrack(prefix + label(path), type(mod).__name__, kind)))
+                acts.append((mod, ActivationTrack(_named(prefix, path), type(mod).__name__, kind)))
         model = _Model(root, prefix, tracks, params, names, acts)
         # the rows already recorded for other models are padded, so every track has a value per step
         for t in tracks:
@@ -120,6 +122,26 @@ class Recorder:
         self.models.append(model)
         self._hook(model)
         self._watched_params = [p for m in self.models for ps in m.params for p in ps]
+
+    def _prefix(self, root: nn.Module) -> str:
+        """``Type.`` before a model's module names when several are watched (``Type2.`` …
+        for a second model of a type already watched)."""
+        name = type(root).__name__
+        taken = {m.prefix for m in self.models}
+        k = 1
+        while f"{name}{k if k > 1 else ''}." in taken:
+            k += 1
+        return f"{name}{k if k > 1 else ''}."
+
+    def _rename(self, model: _Model, prefix: str) -> None:
+        """Give a model's names ``prefix`` (it was the only one watched, and unprefixed)."""
+        paths = {id(m): path for path, m in model.root.named_modules()}
+        for track in model.tracks:
+            track.name = prefix + track.name if track.name != label("") else prefix.rstrip(".")
+        for mod, act in model.activations:
+            act.name = _named(prefix, paths[id(mod)])
+        model.order = [prefix + o if o != label("") else prefix.rstrip(".") for o in model.order]
+        model.prefix = prefix
 
     def _hook(self, model: _Model) -> None:
         def remember(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -145,7 +167,8 @@ class Recorder:
         model.handles.append(model.root.register_forward_pre_hook(remember, with_kwargs=True))
         model.handles.append(model.root.register_forward_hook(output, with_kwargs=True))
         for path, mod in model.root.named_modules():
-            model.handles.append(mod.register_forward_pre_hook(first_call(model.prefix + label(path))))
+            model.handles.append(mod.register_forward_pre_hook(
+                first_call(_named(model.prefix, path))))
         for mod, track in model.activations:
             model.handles.append(mod.register_forward_hook(self._activation(track)))
 
@@ -341,7 +364,7 @@ class Recorder:
             finally:
                 self._hook(m)
             if found.module is not None and m.prefix:
-                found.module = m.prefix + found.module
+                found.module = _named(m.prefix, "" if found.module == label("") else found.module)
             if found.op is not None or found.phase == "loss":
                 return found
         loss = self._loss
@@ -396,6 +419,13 @@ def _chain(node: Any, depth: int = 4) -> str | None:
         names.append(type(node).__name__)
         node = next((n for n, _ in getattr(node, "next_functions", ()) if n is not None), None)
     return " ← ".join(names) or None
+
+
+def _named(prefix: str, path: str) -> str:
+    """A module's name in the report: its path after its model's prefix (the root: the model)."""
+    if not prefix:
+        return label(path)
+    return prefix + path if path else prefix.rstrip(".")
 
 
 def _norm(tensors: list[Tensor]) -> Tensor:
