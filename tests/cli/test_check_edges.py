@@ -70,4 +70,4 @@ def test_bound_switch(flag: str, has_bound: bool) -> None:
     assert all((b is not None) == has_bound for b in bounds)
     assert doc["layers"][-1]["bound"] is None
     if not has_bound:
-        assert any("spectral bound was skipped" in n for n in doc["summary"]["notes"])
+        assert any("--no-bound turns it off" in n for n in doc["summary"]["notes"])

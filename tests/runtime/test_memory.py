@@ -39,3 +39,36 @@ def test_a_run_over_the_limit_is_refused_with_its_parts() -> None:
         guard(spec, available=10**12, limit=1024, where="cpu")
     with pytest.raises(PercgradError, match="is free on cpu"):
         guard(spec, available=1000, limit=None, where="cpu")
+
+
+def test_a_refused_inspect_says_what_would_fit() -> None:
+    from percgrad.runtime.memory import guard_floor, model_floor
+
+    def refusal(entries: int, params: int, method: str, limit: int) -> str:
+        with pytest.raises(PercgradError) as info:
+            guard_floor(model_floor(entries, params, 4, method), None, limit, "cpu",
+                        "--input-shape (or --data), --check off", "--input-shape")
+        return str(info.value)
+
+    big_input = refusal(10**8, 1000, "fast", 10**9)  # the inputs are what does not fit
+    most = int(big_input.split("inputs of at most ")[1].split(" ")[0].replace(",", ""))
+    assert 0 < most < 10**8 and "--check off" not in big_input.split("within")[1]
+    assert sum(v for _, v in model_floor(most, 1000, 4, "fast")) <= 10**9
+    assert sum(v for _, v in model_floor(most + 1, 1000, 4, "fast")) > 10**9
+    resnet = refusal(2 * 3 * 64 * 64, 11_689_512, "fast", 300 * 2**20)  # its copies do not fit
+    assert "within 300 MB: --check off (at least about 134 MB)" in resnet
+    assert "--check fast" in refusal(10, 10**6, "full", 70 * 10**6)
+    assert "nothing would: the parameters alone need at least about 134 MB" in \
+        refusal(2 * 3 * 64 * 64, 11_689_512, "fast", 50 * 2**20)
+    both = refusal(10**8, 1000, "full", 2 * 10**9)
+    assert "inputs of at most" in both and "or --check off" in both
+
+
+def test_the_check_floor_counts_the_float64_copies_of_the_parameters_it_holds() -> None:
+    from percgrad.runtime.memory import CHECK_CHUNK, FULL_LADDER, model_floor
+
+    params = 10**7
+    fast = dict(model_floor(0, params, 4, "fast"))["numeric check"]
+    assert fast == params * 8 * 4 + CHECK_CHUNK  # the copy, its gradient, θ, the directions
+    full = dict(model_floor(0, params, 4, "full"))["numeric check"]
+    assert full == params * (8 * 3 + FULL_LADDER) + CHECK_CHUNK  # no directions: the ladder

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from percgrad.engines.data_files import load_state, read_state_dict
 from percgrad.engines.diagnose import DEAD_BATCH, diagnose_model
 from percgrad.engines.hooks import hooked, label, leaves, no_inplace
+from percgrad.engines.kinks import off_kinks
 from percgrad.engines.localise import localise
 from percgrad.engines.model_check import check_model, float64_copy, to_float64
 from percgrad.engines.model_loss import CLASS_DIM, OUTPUT_KEY, TOKENS, class_axis, resolve_loss
@@ -254,6 +255,9 @@ def _check_and_localise(model: nn.Module, args: Sequence[Any], kind: str, t: Ten
         return GradCheck(judge.method(opts.check, 0), tol, None, None, reason="float64-unavailable",
                          detail=_first_line(exc)), None
     notes.append(Note("eval-copy"))
+    zeros, left, moved = off_kinks(m64, lambda: call_model(m64, args64), opts.seed)
+    if zeros:
+        notes.append(Note("kinks-nudged", tuple(moved), float(zeros), str(left)))
     row_bytes = 8 * 3 * sum(r.numel for r in sizes.values())
     check = check_model(m64, args64, kind, t64, opts.check, tol, opts.seed, row_bytes, progress)
     localisation = None

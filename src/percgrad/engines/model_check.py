@@ -1,10 +1,13 @@
 """The gradient check of a user's model on a float64 copy in eval mode, and of one module on
 its own recorded input: autograd against central differences over the flat vector of its
-parameters (and inputs), by gradcheck.function's objective."""
+parameters (and inputs), by gradcheck.function's objective. A row evaluated alone writes only
+the tensors it perturbs (WrittenRows) and replays the module calls they leave unchanged
+(engines.replay)."""
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +17,7 @@ from torch import Tensor, nn
 
 from percgrad.engines.hooks import float_tensors, no_inplace
 from percgrad.engines.model_loss import loss_value, main_output
+from percgrad.engines.replay import Replay, same
 from percgrad.engines.user_data import random_tensor, split_inputs
 from percgrad.gradcheck.function import COTANGENT_SALT, Objective, run_objective
 from percgrad.reports.user import GradCheck
@@ -67,33 +71,119 @@ def param_objective(module: nn.Module, args: Sequence[Any], kwargs: dict[str, An
     magnitude = abs(float(e.detach())) + sum(
         float((g.abs() * o.detach().abs()).sum()) for g, o in zip(out_grads, carried) if g is not None)
     theta = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in wrt])
-    starts = [0]
-    for t in wrt:
-        starts.append(starts[-1] + t.numel())
-    fixed = tuple(args)
-
-    def piece(row: Tensor, k: int) -> Tensor:
-        return row[starts[k]:starts[k + 1]].view(shapes[k])
-
-    def call_args(row: Tensor) -> tuple[Any, ...]:
-        call = list(fixed)
-        for j, i in enumerate(inputs):
-            call[i] = piece(row, len(named) + j)
-        return tuple(call)
+    rows = WrittenRows(module, [p for _, p in named], theta, shapes, tuple(args), inputs, kwargs,
+                       finish)
 
     def fn(row: Tensor) -> Tensor:
-        params = {n: piece(row, j) for j, (n, _) in enumerate(named)}
-        return finish(torch.func.functional_call(module, params, call_args(row), kwargs))
-
-    def loop_fn(row: Tensor) -> Tensor:
-        for j, (_, p) in enumerate(named):
-            p.detach().copy_(piece(row, j))
-        return finish(module(*call_args(row), **kwargs))
+        params = {n: rows.piece(row, j) for j, (n, _) in enumerate(named)}
+        return finish(torch.func.functional_call(module, params, rows.call_args(row), kwargs))
 
     row_bytes = 8 * 4 * sum(o.numel() for o in outs)
     shared = shares_parameters(module)
-    return Objective(theta, names, shapes, loop_fn if shared else fn, [grads],
-                     torch.tensor([magnitude]), None, row_bytes, loop_fn, vectorize=not shared)
+    return Objective(theta, names, shapes, rows if shared else fn, [grads],
+                     torch.tensor([magnitude]), None, row_bytes, rows, vectorize=not shared)
+
+
+class WrittenRows:
+    """The objective for the plain loop: a dense row written into the module's parameters, or
+    (``shifted``, see blackbox.FunctionObjective) θ shifted on one span, written into the few
+    tensors that span covers and put back after, so that a row costs one forward pass and the
+    copies of the tensors it perturbs, not of every parameter."""
+
+    def __init__(self, module: nn.Module, params: list[Tensor], theta: Tensor,
+                 shapes: list[tuple[int, ...]], fixed: tuple[Any, ...], inputs: list[int],
+                 kwargs: dict[str, Any], finish: Callable[[Any], Tensor]) -> None:
+        self.module, self.params, self.theta, self.shapes = module, params, theta, shapes
+        self.fixed, self.inputs, self.kwargs, self.finish = fixed, inputs, kwargs, finish
+        self.starts = [0]
+        for shape in shapes:
+            self.starts.append(self.starts[-1] + math.prod(shape))
+        self.dirty = False
+        """The parameters hold a row other than θ."""
+        self.replay: Replay | None = None
+        """The module's calls at θ, recorded at the first shifted row (None: not recorded, or
+        replay is off: a module without children, or a replayed row that differed)."""
+        self.recorded = self.verified = False
+
+    def piece(self, row: Tensor, k: int) -> Tensor:
+        """Tensor ``k`` of a row."""
+        return row[self.starts[k]:self.starts[k + 1]].view(self.shapes[k])
+
+    def call_args(self, row: Tensor) -> tuple[Any, ...]:
+        """The positional inputs, those checked taken from the row."""
+        call = list(self.fixed)
+        for j, i in enumerate(self.inputs):
+            call[i] = self.piece(row, len(self.params) + j)
+        return tuple(call)
+
+    def __call__(self, row: Tensor) -> Tensor:
+        """f of a dense row, written into the parameters."""
+        for j, p in enumerate(self.params):
+            p.detach().copy_(self.piece(row, j))
+        self.dirty = row.data_ptr() != self.theta.data_ptr()
+        return self.finish(self.module(*self.call_args(row), **self.kwargs))
+
+    def reset(self) -> None:
+        """θ back into every parameter."""
+        for j, p in enumerate(self.params):
+            p.detach().copy_(self.piece(self.theta, j))
+        self.dirty = False
+
+    def shifted(self, start: int, delta: Tensor) -> Tensor:
+        """f at θ with ``delta`` added from entry ``start`` on (the sums a dense row makes)."""
+        if self.dirty:
+            self.reset()
+        end = start + delta.numel()
+        touched = [k for k in range(len(self.shapes))
+                   if self.starts[k] < end and start < self.starts[k + 1]]
+        call = list(self.call_args(self.theta))
+        n = len(self.params)
+        if not self.recorded:
+            self._record(tuple(call))
+        try:
+            for k in touched:
+                lo, hi = max(start, self.starts[k]), min(end, self.starts[k + 1])
+                value = self.piece(self.theta, k).clone()
+                value.view(-1)[lo - self.starts[k]:hi - self.starts[k]] += delta[lo - start:hi - start]
+                if k < n:
+                    self.params[k].detach().copy_(value)
+                else:
+                    call[self.inputs[k - n]] = value
+            return self._evaluate(tuple(call), {id(self.params[k]) for k in touched if k < n})
+        finally:
+            for k in touched:
+                if k < n:
+                    self.params[k].detach().copy_(self.piece(self.theta, k))
+
+    def _record(self, call: tuple[Any, ...]) -> None:
+        """The module's calls at θ, for replay (engines.replay), when it has children."""
+        self.recorded = True
+        if not any(True for _ in self.module.children()):
+            return
+        replay = Replay(self.module, self.params)
+        try:
+            replay.record(lambda: self.finish(self.module(*call, **self.kwargs)))
+        except Exception:  # the plain evaluation will meet (and report) the same error
+            return
+        self.replay = replay
+
+    def _evaluate(self, call: tuple[Any, ...], touched: set[int]) -> Tensor:
+        """f of the parameters as they are and ``call``, calls that the parameters of ids
+        ``touched`` leave unchanged replayed; the first row that replays anything is evaluated
+        in full too, and replay turned off if the two differ at all."""
+        def run() -> Tensor:
+            return self.finish(self.module(*call, **self.kwargs))
+
+        if self.replay is None:
+            return run()
+        value, hits = self.replay.run(touched, run)
+        if hits and not self.verified:
+            full = run()
+            if not same(value, full):
+                self.replay = None
+                return full
+            self.verified = True
+        return value
 
 
 def shares_parameters(module: nn.Module) -> bool:
@@ -105,12 +195,12 @@ def shares_parameters(module: nn.Module) -> bool:
 
 
 @contextmanager
-def restored(module: nn.Module) -> Iterator[None]:
+def restored(module: nn.Module, rows: WrittenRows | None = None) -> Iterator[None]:
     """The module's parameters as they were, after a check that wrote rows into them: the
     Parameter objects themselves put back where a functional call left another tensor, then
-    their values."""
-    saved = [(m, name, p, p.detach().clone()) for m in module.modules()
-             for name, p in m._parameters.items() if p is not None]
+    their values (from ``rows``' θ when given, which holds them already: no copy is kept)."""
+    saved = [(m, name, p, None if rows is not None else p.detach().clone())
+             for m in module.modules() for name, p in m._parameters.items() if p is not None]
     try:
         yield
     finally:
@@ -118,7 +208,14 @@ def restored(module: nn.Module) -> Iterator[None]:
             for m, name, p, v in saved:
                 if m._parameters.get(name) is not p:
                     m._parameters[name] = p
-                p.copy_(v)
+                if v is not None:
+                    p.copy_(v)
+            if rows is not None:
+                rows.reset()
+
+
+def _rows(obj: Objective) -> WrittenRows | None:
+    return obj.loop_fn if isinstance(obj.loop_fn, WrittenRows) else None
 
 
 def check_model(m64: nn.Module, args64: Sequence[Any], kind: str, t64: Tensor | None,
@@ -140,7 +237,7 @@ def check_model(m64: nn.Module, args64: Sequence[Any], kind: str, t64: Tensor | 
     obj = param_objective(m64, pos, kw, finish, with_inputs=False)
     assert obj is not None
     obj.row_bytes = max(obj.row_bytes, row_bytes)
-    with restored(m64):
+    with restored(m64, _rows(obj)):
         check, _ = run_objective(obj, chosen, tol, seed, progress)
     return check
 
@@ -168,6 +265,6 @@ def check_module(module: nn.Module, args: Sequence[Any], kwargs: dict[str, Any],
     if obj is None:
         return None
     entries = obj.theta.numel()
-    with restored(module):
+    with restored(module, _rows(obj)):
         check, _ = run_objective(obj, judge.method("auto", entries), tol, seed + salt)
     return check

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from percgrad.catalog import ACTIVATIONS, INIT_NAMES, LOSSES
+from percgrad.catalog import ACTIVATIONS
 from percgrad.engines.meanfield import theory_for
 from percgrad.engines.perceptron import Run, build_report, execute
 from percgrad.engines.spectrum import add_spectrum, add_spectrum_of_spec
+from percgrad.engines.vanish_trials import tried_advice, verdict_of
 from percgrad.gradcheck.compare import compare, frobenius
 from percgrad.network.passes import analytic_backward, autograd_backward, forward
-from percgrad.reports.records import Advice, Mismatch, Notice
+from percgrad.reports.records import Mismatch, Notice
 from percgrad.reports.run import (
     CheckReport,
     CompareInfo,
@@ -28,12 +27,11 @@ from percgrad.reports.run import (
     TheoryReport,
     TrainingReport,
 )
+from percgrad.runtime.progress import Progress, Tracker
 from percgrad.spec.build import variant
 from percgrad.spec.run import Spec
-from percgrad.theory.flow import FlowVerdict, depth_scale, judge, trend
+from percgrad.theory.flow import depth_scale, trend
 
-Progress = Callable[[int, int], None]
-Tracker = Callable[[str], Progress]
 HISTORY_POINTS = 40
 """Training steps recorded (evenly spaced, first and last included)."""
 
@@ -57,72 +55,8 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b > 0 and math.isfinite(a) and math.isfinite(b) else None
 
 
-VERIFY_BUDGET = 4_000_000
-"""Advice is checked by a run of the same shape when depth·width²·batch is at most this (a
-fraction of a second); beyond it, theory alone vouches for it."""
-
-
-def _layer_verdict(report: Report) -> FlowVerdict:
-    """theory.flow.judge over a report's layers: dead where φ′ = 0 on every unit and sample, or
-    δ is exactly 0 without underflow."""
-    layers = report.layers
-    dead = [layer.mean_abs_dphi == 0 or (layer.delta_norm == 0 and not layer.underflow)
-            for layer in layers]
-    bad = None
-    if report.first_nonfinite is not None:
-        found = re.match(r"layer (\d+)", report.first_nonfinite)
-        bad = int(found.group(1)) if found else len(layers)
-    return judge([layer.grad_norm for layer in layers], dead, bad)
-
-
-def _tried(spec: Spec, act: str, init: str) -> str:
-    """The verdict of a quick run of ``spec`` with another activation and init (no check)."""
-    quick = dataclasses.replace(spec, activation=act, init=init, check="off", keep_tensors=False,
-                                bound=False, chain=None, mistake=None,
-                                sigma_w2=spec.sigma_w2 if init == "meanfield" else 1.0,
-                                sigma_b2=spec.sigma_b2 if init == "meanfield" else 0.0)
-    result, timing = execute(quick)
-    return _layer_verdict(build_report(result, timing)).kind
-
-
-def _advice(spec: Spec, q_in: float, mean_in: float, verdict: str) -> list[Advice]:
-    """Other inits or activations that theory puts closer to χ = 1, best first; when cheap, each
-    is tried on the same shape and dropped if that run would be dead, non-finite or no better."""
-    candidates = [(spec.activation, init) for init in INIT_NAMES
-                  if init not in (spec.init, "meanfield")]
-    for pair in (("tanh", "xavier"), ("relu", "kaiming")):
-        if pair != (spec.activation, spec.init) and pair not in candidates:
-            candidates.append(pair)
-    current = theory_for(spec, q_in, mean_in=mean_in).mean_chi
-    distance = abs(math.log(current)) if current and math.isfinite(current) else math.inf
-    if verdict in ("dead", "non-finite"):
-        distance = math.inf  # any setting that runs is better
-    scored: list[tuple[float, str, str, float]] = []
-    for act, init in candidates:
-        if LOSSES[spec.loss].needs_unit_interval and not ACTIVATIONS[act].unit_interval:
-            continue
-        chi = theory_for(spec, q_in, init=init, activation=act, mean_in=mean_in).mean_chi
-        # a clear improvement only: a layer norm, say, makes every init give the same χ
-        if chi and math.isfinite(chi) and abs(math.log(chi)) < 0.9 * distance - 1e-9:
-            scored.append((abs(math.log(chi)), act, init, chi))
-    if verdict == "stable":
-        scored = []  # nothing to mend
-    cheap = spec.depth * max(spec.sizes) ** 2 * spec.batch <= VERIFY_BUDGET
-    advice: list[Advice] = []
-    for _, act, init, chi in sorted(scored):
-        if len(advice) == 3:
-            break
-        tried = _tried(spec, act, init) if cheap else None
-        if tried in ("dead", "non-finite") or (tried == verdict and verdict != "stable"):
-            continue
-        advice.append(Advice("setting", act, init, spec.gain, chi, trend(chi), tried or ""))
-    if spec.activation == "sigmoid" and spec.arch == "plain":
-        advice.append(Advice("sigmoid-cap", "sigmoid"))
-    return advice
-
-
-def analyse(run: Run, report: Report) -> None:
-    """Add theory, factors, decay and a diagnosis to a report of a deep chain."""
+def analyse(run: Run, report: Report, track: Tracker | None = None) -> None:
+    """Add theory, factors, decay, a diagnosis and tried advice to a report of a deep chain."""
     spec = run.spec
     x = run.net.x.double()
     q_in, mean_in = float(x.square().mean()), float(x.mean())
@@ -136,7 +70,9 @@ def analyse(run: Run, report: Report) -> None:
         m / p for m, p in zip(measured, theory.chi) if m is not None and p > 0 and math.isfinite(m)
     ]
     bounds = [layer.bound_holds for layer in layers if layer.bound_holds is not None]
-    verdict = _layer_verdict(report)
+    verdict = verdict_of(run, report)
+    advice, report.warnings = tried_advice(spec, q_in, mean_in, verdict.kind, report.warnings,
+                                           track)
     report.summary = FlowSummary(
         grad_decay=_ratio(layers[0].grad_norm, layers[-1].grad_norm),
         delta_decay=_ratio(layers[0].delta_norm, layers[-1].delta_norm),
@@ -146,7 +82,7 @@ def analyse(run: Run, report: Report) -> None:
         diagnosis=verdict.kind,
         predicted_diagnosis=trend(theory.mean_chi),
         bound_holds=all(bounds) if bounds else None,
-        advice=_advice(spec, q_in, mean_in, verdict.kind),
+        advice=advice,
         notes=_notes(spec, layers),
         first_share=verdict.share,
         verdict_layers=list(verdict.layers),
@@ -167,7 +103,8 @@ def analyse(run: Run, report: Report) -> None:
 def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     notes = []
     if len(layers) > 1 and all(layer.bound is None for layer in layers):
-        notes.append("bound-skipped" if spec.arch == "plain" else "bound-plain-only")
+        skipped = "bound-off" if spec.bound is False else "bound-skipped"
+        notes.append(skipped if spec.arch == "plain" else "bound-plain-only")
     unbounded = not ACTIVATIONS[spec.activation].bounded
     measured = any(layer.measured_factor for layer in layers)
     if spec.residual and unbounded and spec.loss == "mse":
@@ -180,11 +117,53 @@ def _notes(spec: Spec, layers: list[LayerReport]) -> list[str]:
     return notes
 
 
+class _Stages:
+    """A Tracker that also shows the stages around the phases the engine counts: each stage is
+    one indivisible step (drawn with the time it takes), set aside while a phase inside it runs
+    and taken up again when that phase ends."""
+
+    def __init__(self, track: Tracker | None) -> None:
+        self.track = track
+        self.open: Progress | None = None
+        self.label: str | None = None
+
+    def begin(self, label: str | None, resume: bool = True) -> None:
+        """Start the stage ``label`` (None: none); ``resume``: again after a phase inside it."""
+        self.end()
+        self.label = label if resume else None
+        self.open = None if self.track is None or label is None else self.track(label)
+        if self.open is not None:
+            self.open(0, 1)
+
+    def end(self) -> None:
+        if self.open is not None:
+            self.open(1, 1)
+            self.open = None
+
+    def __call__(self, label: str) -> Progress:
+        assert self.track is not None
+        self.end()
+        inner, outer = self.track(label), self.label
+
+        def update(done: int, total: int) -> None:
+            inner(done, total)
+            if done >= total and self.label == outer and self.open is None:
+                self.begin(outer)
+
+        return update
+
+
 def run_vanish(spec: Spec, track: Tracker | None = None) -> tuple[Report, Run]:
     """One deep chain: the core run plus theory and diagnosis."""
-    result, timing = execute(spec, track)
-    report = build_report(result, timing, track)
-    analyse(result, report)
+    stages = _Stages(track)
+    tracker = None if track is None else stages
+    stages.begin("drawing the chain; forward and backward passes", resume=False)
+    result, timing = execute(spec, tracker)
+    stages.begin("comparing the gradients, layer by layer")
+    report = build_report(result, timing, tracker)
+    stages.begin("theory and diagnosis")
+    analyse(result, report, tracker)
+    stages.begin(None)
     return report, result
 
 
@@ -275,6 +254,14 @@ def with_setting(spec: Spec, **changes: Any) -> Spec:
     return dataclasses.replace(spec, **changes)
 
 
+def _spectrum_stage(track: Tracker | None, runs: int) -> Progress:
+    """The progress of the spectra (one step per chain), begun."""
+    step: Progress = (lambda done, total: None) if track is None else track(
+        "singular values of ∂h_L/∂x")
+    step(0, runs)
+    return step
+
+
 def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
               track: Tracker | None = None, spectrum: bool = False) -> Report:
     """A vanish run: one chain (trained with ``spec.chain.steps``), or one per compared value;
@@ -283,12 +270,16 @@ def run_chain(spec: Spec, compared: tuple[str, list[str]] | None,
         by, values = compared
         compared_report = compare_runs([(v, variant(spec, by, v)) for v in values], by, track)
         if spectrum:
-            for run, value in zip(compared_report.runs, values):
+            step = _spectrum_stage(track, len(values))
+            for i, (run, value) in enumerate(zip(compared_report.runs, values)):
                 add_spectrum_of_spec(run, variant(spec, by, value))
+                step(i + 1, len(values))
         return compared_report
     report, result = run_vanish(spec, track)
     if spectrum:
+        step = _spectrum_stage(track, 1)
         add_spectrum(report, result)
+        step(1, 1)
     if spec.chain is not None and spec.chain.steps:
         steps = spec.chain.steps
         train(result, report, steps, spec.chain.lr,

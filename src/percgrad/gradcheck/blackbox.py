@@ -4,7 +4,7 @@ evaluated on stacks of perturbed rows, with as few steps of the ladder as the an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -48,7 +48,9 @@ class FunctionObjective:
     randomness). ``magnitude`` (K numbers: Σ|terms| of each output) sizes its round-off;
     ``row_bytes`` is the memory one evaluation needs beyond its row. ``loop_fn``, when given,
     is the same function for the plain loop (free to write the row into tensors it owns, which
-    is cheaper than a functional call per row)."""
+    is cheaper than a functional call per row); one with a ``shifted(start, delta)`` method
+    also gives f at θ with ``delta`` added from entry ``start`` on, so that a perturbation of
+    one tensor never becomes a dense row of θ's length (see Shifts)."""
 
     def __init__(self, fn: Callable[[Tensor], Tensor], theta: Tensor, magnitude: Tensor | None = None,
                  row_bytes: int = 0, vectorize: bool = True,
@@ -56,6 +58,7 @@ class FunctionObjective:
                  value: Tensor | None = None) -> None:
         self.fn = fn
         self.loop_fn = loop_fn or fn
+        self.shifted: Callable[[int, Tensor], Tensor] | None = getattr(loop_fn, "shifted", None)
         self.theta = theta.detach().to(torch.float64).reshape(-1)
         with torch.no_grad():
             # ``value``: f(θ) as the caller already evaluated it (it counts as the first of
@@ -106,10 +109,11 @@ class FunctionObjective:
         rows = min(MAX_ROWS, max(2, CHUNK_BYTES // self.row_bytes))
         return rows - rows % 2
 
-    def values(self, rows: Tensor) -> Tensor:
-        """f of every row of ``rows`` (R × N): R × K."""
+    def values(self, perturbed: Tensor | Shifts) -> Tensor:
+        """f of every row (R × N, or R Shifts of θ): R × K."""
         with torch.no_grad():
-            if self.mode == "vmap" and rows.shape[0] > LOOP_ROWS:
+            if self.mode == "vmap" and len(perturbed) > LOOP_ROWS:
+                rows = perturbed if isinstance(perturbed, Tensor) else perturbed.dense(self.theta)
                 # The first call also evaluates θ, to see that vmap batches the function faithfully.
                 stack = rows if self._verified else torch.cat([self.theta[None], rows])
                 try:
@@ -124,8 +128,39 @@ class FunctionObjective:
                         self.rows += rows.shape[0]
                         self.stacked += rows.shape[0]
                         return out[stack.shape[0] - rows.shape[0]:]
-            self.rows += rows.shape[0]
+            self.rows += len(perturbed)
+            if isinstance(perturbed, Shifts) and self.shifted is not None:
+                return torch.stack([self._flat(self.shifted(s, d)) for s, d in perturbed])
+            rows = perturbed if isinstance(perturbed, Tensor) else perturbed.dense(self.theta)
             return torch.stack([self._flat(self.loop_fn(r)) for r in rows])
+
+
+@dataclass
+class Shifts:
+    """Perturbed rows by what they add to θ: row i is θ with ``deltas[i]`` added from entry
+    ``starts[i]`` on (the same floating-point sums as a dense row θ + εu)."""
+
+    starts: list[int]
+    deltas: list[Tensor]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __iter__(self) -> Iterator[tuple[int, Tensor]]:
+        return iter(zip(self.starts, self.deltas))
+
+    def dense(self, theta: Tensor) -> Tensor:
+        """Every row as a dense vector: R × N."""
+        rows = theta.expand(len(self), -1).clone()
+        if len({d.numel() for d in self.deltas}) == 1:  # one index per row and column: no clash
+            starts = torch.tensor(self.starts, device=theta.device)[:, None]
+            span = starts + torch.arange(self.deltas[0].numel(), device=theta.device)
+            rows[torch.arange(len(self), device=theta.device)[:, None], span] += \
+                torch.stack(self.deltas)
+            return rows
+        for i, (start, delta) in enumerate(self):
+            rows[i, start:start + delta.numel()] += delta
+        return rows
 
 
 @dataclass
@@ -179,7 +214,7 @@ class BlackBoxDifferences:
         return int(gaps.argmin())
 
 
-Perturb = Callable[[Tensor, float], Tensor]
+Perturb = Callable[[Tensor, float], Tensor | Shifts]
 """(items, ε) → rows: θ + ε·u_i for every item, then θ − ε·u_i."""
 
 
@@ -292,8 +327,11 @@ def entry_differences(obj: FunctionObjective, allowed: Tensor, steps: tuple[floa
     (θ_i ± ε rounds)."""
     theta = obj.theta
 
-    def perturb(items: Tensor, eps: float) -> Tensor:
+    def perturb(items: Tensor, eps: float) -> Tensor | Shifts:
         n = items.numel()
+        if obj.shifted is not None:
+            step = torch.full((n, 1), eps, dtype=theta.dtype, device=theta.device)
+            return Shifts(items.tolist() * 2, [*step.unbind(0), *(-step).unbind(0)])
         rows = theta.expand(2 * n, -1).clone()
         rows[torch.arange(n), items] += eps
         rows[torch.arange(n, 2 * n), items] -= eps
@@ -316,8 +354,12 @@ def direction_differences(obj: FunctionObjective, units: Tensor | Sequence[tuple
     theta = obj.theta
     supports = [(0, row) for row in units] if isinstance(units, Tensor) else list(units)
 
-    def perturb(items: Tensor, eps: float) -> Tensor:
+    def perturb(items: Tensor, eps: float) -> Tensor | Shifts:
         n = items.numel()
+        if obj.shifted is not None:
+            picked = [supports[i] for i in items.tolist()]
+            plus = [eps * values for _, values in picked]
+            return Shifts([start for start, _ in picked] * 2, plus + [-d for d in plus])
         rows = theta.expand(2 * n, -1).clone()
         for r, i in enumerate(items.tolist()):
             start, values = supports[i]

@@ -40,7 +40,10 @@ class Notice:
     layers: tuple[int, ...] = ()
     """1-based layers concerned."""
     where: str | None = None
-    """What is affected, e.g. ``pre-activation a3`` (nonfinite)."""
+    """What is affected, e.g. ``pre-activation a3`` (nonfinite); for init-scale (vanish), the
+    inits whose trial run of the chain is judged stable, comma-separated ('' none: another init
+    alone does not mend it; ``stable``: the chain is stable as it is, nothing tried), None where
+    nothing was tried (single, multi)."""
     count: int = 0
     """How many entries or steps (unsettled, kinks, training-stopped)."""
     dtype: str = ""
@@ -55,10 +58,11 @@ class Notice:
 
 @dataclass(frozen=True)
 class Advice:
-    """Another setting that theory puts closer to χ = 1 (or a fact about the activation)."""
+    """Another setting that theory puts closer to χ = 1 and a trial run judged stable (or a fact
+    about the activation)."""
 
     kind: str
-    """setting, or sigmoid-cap."""
+    """setting, none-stable (no candidate's trial run was judged stable), or sigmoid-cap."""
     activation: str = ""
     init: str = ""
     gain: float = 1.0
@@ -66,4 +70,7 @@ class Advice:
     diagnosis: str = ""
     """Theory's trend for that setting."""
     tried: str = ""
-    """The verdict of a run of the same shape with that setting ('' when not tried)."""
+    """The verdict of the trial run with that setting ('' when not tried)."""
+    proxy: tuple[int, int] | None = None
+    """(width, batch) of the smaller run that stood in for the chain's shape (same depth, σ_w²
+    and σ_b²) when it was too large to run again; None: the trial ran at the chain's shape."""

@@ -168,7 +168,8 @@ class FlowSummary:
     predicted_mean_factor: float | None
     median_measured_over_predicted: float | None
     diagnosis: str
-    """The verdict (theory.flow.judge): vanishing, exploding, stable, dead, non-finite."""
+    """The verdict (theory.flow.judge_chain): vanishing, exploding, stable, dead, non-finite,
+    signal-lost (some h_k exactly 0: ``verdict_layers`` names the first) or undetermined."""
     predicted_diagnosis: str
     """Theory's trend of ‖δ‖² per layer (diagnosis.trend of χ̄)."""
     bound_holds: bool | None
@@ -180,7 +181,7 @@ class FlowSummary:
     """The measured trend of ‖δ‖² per layer (diagnosis.trend of the measured factor)."""
     advice: list[Advice] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    """Kinds of note (see sentences.flow_note): bound-skipped, relu-mse, narrow, …"""
+    """Kinds of note (see sentences.flow_note): bound-skipped, bound-off, relu-mse, narrow, …"""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from percgrad.catalog import ACTIVATIONS, MISTAKES
 from percgrad.reports.records import Advice, Mismatch, Notice
-from percgrad.theory.flow import VANISHING_SHARE
+from percgrad.theory.flow import SIGNAL_LOST, VANISHING_SHARE
 
 if TYPE_CHECKING:
     from percgrad.reports.run import FlowSummary, TheoryReport
@@ -72,8 +72,8 @@ def notice(n: Notice) -> str:
                 f"(try a smaller --lr than {n.value:g})")
     elif n.kind == "init-scale":
         text = (f"--init normal draws N(0, gain²) whatever the width: at fan-in {n.count} that is "
-                f"σ_w² = {n.value:.4g} (σ_w² near 1 keeps the signal's size); try --init xavier "
-                "or --init kaiming.")
+                f"σ_w² = {n.value:.4g} (σ_w² near 1 keeps the signal's size); "
+                + _init_scale_advice(n.where))
     elif n.kind == "saturated":
         sup = ACTIVATIONS[n.activation].dphi_sup
         if n.count == 1 and n.layers == (1,) and n.dphi is not None:
@@ -83,6 +83,16 @@ def notice(n: Notice) -> str:
         else:
             text = (f"{_layers(n.layers)}: up to {n.value:.0%} of the units are saturated (|φ′| "
                     f"below 10% of its maximum {sup:g}): their gradients are cut at least tenfold.")
+    elif n.kind == "saturated-cancels":
+        sym = ACTIVATIONS[n.activation].symbol
+        sup = ACTIVATIONS[n.activation].dphi_sup
+        if n.count == 1 and n.layers == (1,) and n.dphi is not None:
+            text = (f"the neuron is saturated: {sym}′(a) = {n.dphi:.3g}, below 10% of its maximum "
+                    f"{sup:g}; with bce {sym}′ cancels, so ∂E/∂a = (o−t)/n is not multiplied by "
+                    f"it (with mse it would be).")
+        else:
+            text = (f"{_layers(n.layers)} (the output): up to {n.value:.0%} of the units are "
+                    f"saturated, but with bce {sym}′ cancels there: δ = (o−t)/n is not cut by it.")
     elif n.kind == "dead-units":
         batch = (" (with one sample, about half of a ReLU layer is 0 by chance)"
                  if n.count == 1 else f" on all {n.count} samples")
@@ -96,13 +106,39 @@ def notice(n: Notice) -> str:
     return prefix + text
 
 
+def _init_scale_advice(where: str | None) -> str:
+    """What the init-scale warning advises: untried (single, multi), or what trial runs found."""
+    if where is None:
+        return "try --init xavier or --init kaiming."
+    if where == "stable":
+        return "this chain is judged stable as it is, so no other init is advised."
+    if not where:
+        return ("trial runs of this chain with --init xavier and with --init kaiming are not "
+                "judged stable either: another init alone does not mend it.")
+    inits = where.split(",")
+    flags = " or ".join(f"--init {i}" for i in inits)
+    return (f"try {flags}: a trial run of this chain with {'either' if len(inits) > 1 else 'it'} "
+            "is judged stable.")
+
+
 def advice(a: Advice) -> str:
     """One piece of advice as a sentence."""
     if a.kind == "sigmoid-cap":
         return ("sigmoid's φ′ ≤ 1/4 caps every factor at σ_w²/16: only large weights can offset "
                 "it, and they saturate the units")
-    tried = (f"; a run of this shape is judged {a.tried}" if a.tried else
-             " (theory only: too large to try here)")
+    if a.kind == "none-stable":
+        run = ("a trial run of this shape" if a.proxy is None else
+               f"a trial run at width {a.proxy[0]}, batch {a.proxy[1]} (a stand-in for this "
+               "shape: the same depth, σ_w² and σ_b²)")
+        return f"no other activation or init tried is judged stable in {run}, so none is advised"
+    if not a.tried:
+        tried = " (theory only: not tried)"
+    elif a.proxy is not None:
+        width, batch = a.proxy
+        tried = (f"; a trial run at width {width}, batch {batch} (a stand-in for this shape: the "
+                 f"same depth, σ_w² and σ_b²) is judged {a.tried}")
+    else:
+        tried = f"; a trial run of this shape is judged {a.tried}"
     return (f"{a.activation} with --init {a.init} (gain {a.gain:g}): theory's factor per layer "
             f"`χ ≈ {a.chi:.3g}`{tried}")
 
@@ -133,6 +169,13 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
     delta = (f"‖δ‖² changes by `×{_g(per)}` per layer (geometric mean)" if per is not None else "")
     if kind == "non-finite":
         return "values overflow or turn NaN (see the warning), so nothing below can be judged."
+    if kind == SIGNAL_LOST:
+        k = summ.verdict_layers[0]
+        above = (f", and `∂E/∂W{_sub(k + 1)} = δᵀh{_sub(k)}` is 0" if k < depth else "")
+        return (f"the forward signal dies: `h{_sub(k)}` is exactly 0 on every unit and sample (it "
+                f"underflowed: {settings['dtype']} holds no magnitude below about "
+                f"{_tiny(str(settings['dtype'])):.0e}), so the output no longer depends on the "
+                f"input{above}: these gradients measure no flow to judge.")
     if kind == "dead":
         where = _layers(tuple(summ.verdict_layers))
         return (f"every unit of {where} has φ′ = 0 on this batch, so no gradient flows through "
@@ -140,7 +183,10 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
                 f"revive them ({what}; a unit dies when its pre-activation is negative for every "
                 "sample).")
     if share is None:
-        return "a single layer has no trend to judge."
+        if depth == 1:
+            return "a single layer has no trend to judge."
+        return (f"`‖∂E/∂W{_sub(depth)}‖` is 0 or not finite, so the first layer's share of it, "
+                "which the verdict is judged from, cannot be formed.")
     first = f"`‖∂E/∂W₁‖` is `{_g(share, 2)} × ‖∂E/∂W{_sub(depth)}‖`"
     if kind == "vanishing":
         return (f"{first}, below the {VANISHING_SHARE:g} at which one learning rate stops serving "
@@ -156,6 +202,11 @@ def diagnosis(summ: FlowSummary, th: TheoryReport, depth: int, settings: dict[st
     return text + "."
 
 
+def _tiny(dtype: str) -> float:
+    """The smallest magnitude a dtype holds (its smallest subnormal)."""
+    return {"float32": 1.4e-45, "float64": 4.9e-324}.get(dtype, 0.0)
+
+
 def _sub(n: int) -> str:
     return str(n).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
@@ -163,6 +214,7 @@ def _sub(n: int) -> str:
 FLOW_NOTES = {
     "bound-skipped": ("The spectral bound was skipped: one SVD per layer would take a while at "
                       "this size (--bound computes it anyway)."),
+    "bound-off": "The spectral bound was not computed: --no-bound turns it off.",
     "bound-plain-only": ("The spectral bound holds for plain chains only: a skip connection or "
                          "a layer norm changes the product it bounds."),
     "relu-mse": ("ReLU's predicted factor is exactly σ_w²/2; the measured one sits a little above "

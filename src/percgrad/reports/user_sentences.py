@@ -128,6 +128,17 @@ def note_sentence(note: Note) -> str:
         return "no targets were given: they are random (seeded), of the output's shape"
     if kind == "first-output":
         return note.text or "the model returns several tensors: the loss is taken of the first (or logits)"
+    if kind == "kinks-nudged":
+        found, left = int(note.value or 0), int(note.text or 0)
+        text = (f"{found:,} input(s) of ReLU-like functions sat exactly on the kink at 0, where "
+                "the derivative is only a convention no finite difference can confirm")
+        if note.modules:
+            text += (": the check ran with the parameters that are exactly 0 moved by about 1e-6 "
+                     f"({listed(note.modules)})")
+            return text + (", which takes them all off the kink" if not left else
+                           f"; {left:,} still sit on it (their zeros do not come from a "
+                           "parameter)")
+        return text + "; no parameter is exactly 0, so the check ran there"
     if kind == "class-axis":
         axis = int(note.value or 0)
         return (f"cross-entropy takes the classes on axis {axis} of the output {note.text}"

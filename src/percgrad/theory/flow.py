@@ -100,6 +100,29 @@ def trend_share(grad_norms: Sequence[float]) -> Trend:
     return Trend(10.0 ** (-slope * (len(grad_norms) - 1)), breaks, fitted)
 
 
+SIGNAL_LOST = "signal-lost"
+"""The verdict where the forward signal h_k is exactly 0 on every unit and sample at some layer
+(it underflowed): the output no longer depends on the input, and the gradients measure nothing
+about the flow, so their share is never judged (nor called undetermined)."""
+CHAIN_VERDICTS = (*VERDICTS, SIGNAL_LOST)
+"""What ``judge_chain`` can answer."""
+
+
+def judge_chain(grad_norms: Sequence[float], dead: Sequence[bool],
+                first_nonfinite: int | None = None, first_silent: int | None = None,
+                robust: bool = False) -> FlowVerdict:
+    """``judge`` for a chain whose forward signal is known: ``first_silent`` is the 1-based layer
+    whose output h_k is first exactly 0 on every unit and sample (None: never). Non-finite
+    first, then dead layers at or below that one (a layer whose units are all dead outputs 0:
+    "dead" already says why), then SIGNAL_LOST naming that layer, then the share."""
+    verdict = judge(grad_norms, dead, first_nonfinite, robust)
+    if first_silent is None or verdict.kind == "non-finite":
+        return verdict
+    if verdict.kind == "dead" and min(verdict.layers) <= first_silent:
+        return verdict
+    return FlowVerdict(SIGNAL_LOST, verdict.share, (first_silent,))
+
+
 def trend(factor: float | None) -> str:
     """vanishing, stable or exploding, from a geometric-mean factor of ‖δ‖² per layer."""
     if factor is None or not math.isfinite(factor):

@@ -124,9 +124,10 @@ def vanish_summary(report: Report) -> Panel:
     ]
     diag = summ.diagnosis
     style = {"vanishing": "bold yellow", "exploding": "bold red", "stable": "bold green",
-             "dead": "bold red", "non-finite": "bold red"}.get(diag, "bold")
+             "dead": "bold red", "non-finite": "bold red", "signal-lost": "bold red"}.get(diag, "bold")
     why = sentences.diagnosis(summ, th, depth, report.settings)
-    lines.append(Text(f"diagnosis {diag.upper()}", style=style))
+    label = "SIGNAL LOST" if diag == "signal-lost" else diag.upper()
+    lines.append(Text(f"diagnosis {label}", style=style))
     lines.append(Prose(why, indent="  "))
     for a in summ.advice:
         lines.append(Prose(f"→ {sentences.advice(a)}", style="dim", indent="  ", hang="  "))

@@ -19,14 +19,23 @@ def _track(name: str, grads: list[float | None], ratios: list[float | None] | No
 
 
 def test_the_flow_turns_vanishing_at_its_step_and_ends_when_it_recovers() -> None:
-    steps = [0, 10, 20, 30]
-    tracks = [_track("0", [1.0, 1e-3, 1e-3, 1.0]), _track("1", [1.0, 1e-2, 1e-2, 1.0]),
-              _track("2", [1.0, 1.0, 1.0, 1.0])]
+    steps = [0, 10, 20, 30, 40, 50]
+    tracks = [_track("0", [1.0, 1e-3, 1e-3, 1e-3, 1.0, 1.0]),
+              _track("1", [1.0, 1e-2, 1e-2, 1e-2, 1.0, 1.0]), _track("2", [1.0] * 6)]
     found = flow_verdicts(tracks, steps)
     assert len(found) == 1
     v = found[0]
-    assert (v.kind, v.step, v.through) == ("vanishing", 10, 20)
+    assert (v.kind, v.step, v.through) == ("vanishing", 10, 30)
     assert v.modules == ["0", "1"] and v.value is not None and v.value < 0.1
+
+
+def test_a_flow_that_flickers_for_fewer_than_three_steps_is_no_verdict() -> None:
+    steps = list(range(8))
+    tracks = [_track("0", [1.0, 1e-3, 1.0, 1e-3, 1e-3, 1.0, 1.0, 1.0]), _track("1", [1.0] * 8)]
+    assert flow_verdicts(tracks, steps) == []
+    # fewer steps watched than three: all of them must hold
+    assert [v.step for v in flow_verdicts([_track("0", [1e-3, 1e-3]), _track("1", [1.0, 1.0])],
+                                          [0, 5])] == [0]
 
 
 def test_frozen_layers_without_a_gradient_are_left_out_of_the_flow() -> None:

@@ -52,6 +52,8 @@ class _Model:
     """Where the user's code last called the root (file, line)."""
     order: list[str] = field(default_factory=list)
     """Module paths in the order of their first forward call."""
+    order_handles: list[Any] = field(default_factory=list)
+    """The hooks that record ``order`` (removed after the first forward)."""
 
 
 class Recorder:
@@ -74,6 +76,7 @@ class Recorder:
         self._pending: list[tuple[ActivationTrack, Tensor]] = []
         self._before: list[Tensor] = []
         self._watched_params: list[nn.Parameter] = []
+        self._ids: set[int] = set()
         self._global: list[Any] = []
         self._backward: Any = None
         self._started = time.perf_counter()
@@ -122,6 +125,7 @@ class Recorder:
         self.models.append(model)
         self._hook(model)
         self._watched_params = [p for m in self.models for ps in m.params for p in ps]
+        self._ids = {id(p) for p in self._watched_params}
 
     def _prefix(self, root: nn.Module) -> str:
         """``Type.`` before a model's module names when several are watched (``Type2.`` …
@@ -150,6 +154,9 @@ class Recorder:
                 model.call_site = _call_site()
 
         def output(mod: nn.Module, args: Any, kwargs: Any, out: Any) -> None:
+            for h in model.order_handles:  # the order is known after one forward
+                h.remove()
+            model.order_handles.clear()
             if not self.locate_nonfinite or self.nonfinite is not None:
                 return
             first = next((t for t in _tensors(out) if t.requires_grad), None)
@@ -166,9 +173,10 @@ class Recorder:
 
         model.handles.append(model.root.register_forward_pre_hook(remember, with_kwargs=True))
         model.handles.append(model.root.register_forward_hook(output, with_kwargs=True))
-        for path, mod in model.root.named_modules():
-            model.handles.append(mod.register_forward_pre_hook(
-                first_call(_named(model.prefix, path))))
+        if not model.order:
+            model.order_handles = [mod.register_forward_pre_hook(first_call(_named(model.prefix,
+                                                                                   path)))
+                                   for path, mod in model.root.named_modules()]
         for mod, track in model.activations:
             model.handles.append(mod.register_forward_hook(self._activation(track)))
 
@@ -223,9 +231,10 @@ class Recorder:
         if self._backward is not None:
             torch.Tensor.backward = self._backward  # type: ignore[method-assign]
         for m in self.models:
-            for h in m.handles:
+            for h in m.handles + m.order_handles:
                 h.remove()
             m.handles.clear()
+            m.order_handles.clear()
 
     def __enter__(self) -> Recorder:
         return self.open()
@@ -241,7 +250,7 @@ class Recorder:
     def _mine(self, optimizer: torch.optim.Optimizer) -> bool:
         if optimizer is _ANY:
             return True
-        ids = {id(p) for p in self._watched_params}
+        ids = self._ids
         return any(id(p) in ids for g in optimizer.param_groups for p in g["params"])
 
     def _pre(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -251,20 +260,30 @@ class Recorder:
             return
         started = time.perf_counter()
         watched = self._watching(self.step)
-        grads = [p.grad for p in self._watched_params if p.grad is not None]
-        dense = [g if g.layout == torch.strided else g.coalesce().values() for g in grads]
-        loss = self._loss
-        # max |g| per gradient (ord ∞: a sum of squares could overflow where no value is ∞)
-        checks: list[Tensor] = list(torch._foreach_norm(dense, math.inf)) if dense else []
-        if loss is not None:
-            checks.append(loss.float())
-        finite = bool(torch.isfinite(torch.stack([c.float().reshape(()).cpu() for c in checks])
-                                     ).all()) if checks else True
-        if not finite and self.nonfinite is None:
+        if self.nonfinite is None and not self._finite(watched):
             self.nonfinite = self._locate()
         if watched:
             self._record_pre()
         self._recording_s += time.perf_counter() - started
+
+    def _finite(self, watched: bool) -> bool:
+        """Whether this step's loss is finite, and on a watched step every gradient too (max
+        |g|, ord ∞: a sum of squares could overflow where no value is ∞). Between watched steps
+        only the loss is read: a gradient that turns non-finite with a finite loss is caught one
+        step later, in the weights its update made non-finite."""
+        checks: list[Tensor] = []
+        if watched:
+            grads = [p.grad for p in self._watched_params if p.grad is not None]
+            dense = [g if g.layout == torch.strided else g.coalesce().values() for g in grads]
+            checks = list(torch._foreach_norm(dense, math.inf)) if dense else []
+        if self._loss is not None:
+            checks.append(self._loss.float())
+        elif not watched:  # no loss seen (a loop without backward()): the weights then
+            checks = list(torch._foreach_norm([p.detach() for p in self._watched_params],
+                                              math.inf))
+        if not checks:
+            return True
+        return bool(torch.isfinite(torch.stack([c.float().reshape(()).cpu() for c in checks])).all())
 
     def _post(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         if not self._mine(optimizer):

@@ -20,40 +20,54 @@ from percgrad.reports.watch import (
 )
 from percgrad.theory.flow import EXPLODING_SHARE, VANISHING_SHARE, judge, trend_share
 
+FLOW_RUN = 3
+"""Watched steps in a row the flow must be vanishing (or exploding) to be a verdict."""
 UPDATE_RUN = 3
 """Watched steps in a row a ratio must stay past its threshold to be a verdict."""
 
 
+def _flow_at(layers: Sequence[ModuleTrack], k: int) -> tuple[str | None, WatchVerdict | None]:
+    """The flow's kind at watched step ``k`` (vanishing, exploding or None) and its evidence."""
+    # the layers with a gradient this step (frozen and unused ones have none)
+    got = [(m, m.grad_norm[k]) for m in layers if k < len(m.grad_norm)
+           and m.grad_norm[k] is not None]
+    here = [m for m, _ in got]
+    norms = [float(g) for _, g in got if g is not None]
+    if len(norms) < 2 or not all(math.isfinite(n) for n in norms):
+        return None, None
+    verdict = judge(norms, [False] * len(norms), None, robust=True)
+    if verdict.kind not in ("vanishing", "exploding"):
+        return None, None
+    line = trend_share(norms)
+    last = line.fitted[-1] if line.fitted else 1.0
+    concerned = [m.name for m, g in zip(here[:-1], line.fitted[:-1])
+                 if (g / last < VANISHING_SHARE if verdict.kind == "vanishing"
+                     else g / last > EXPLODING_SHARE)]
+    return verdict.kind, WatchVerdict(verdict.kind, 0, concerned, line.share,
+                                      threshold=VANISHING_SHARE if verdict.kind == "vanishing"
+                                      else EXPLODING_SHARE)
+
+
 def flow_verdicts(modules: Sequence[ModuleTrack], steps: Sequence[int]) -> list[WatchVerdict]:
-    """The first watched step where the flow turns vanishing or exploding (the robust trend
-    over the weight layers with a gradient), the layers concerned, and how long it lasts."""
+    """Each stretch of watched steps where the flow is vanishing or exploding (the robust trend
+    over the weight layers with a gradient) for FLOW_RUN steps in a row or more (all of them when
+    fewer were watched), so that a share hovering at its threshold does not flicker: its first
+    step, the layers concerned there, and its last step when it ended before the run did."""
     layers = [m for m in modules if m.weight_layer]
+    need = max(1, min(FLOW_RUN, len(steps)))
+    at = [_flow_at(layers, k) for k in range(len(steps))]
     out: list[WatchVerdict] = []
-    current: WatchVerdict | None = None
-    for k, step in enumerate(steps):
-        # the layers with a gradient this step (frozen and unused ones have none)
-        got = [(m, m.grad_norm[k]) for m in layers if k < len(m.grad_norm)
-               and m.grad_norm[k] is not None]
-        here = [m for m, _ in got]
-        norms_f = [float(g) for _, g in got if g is not None]
-        if len(norms_f) < 2 or not all(math.isfinite(n) for n in norms_f):
-            kind = None
-        else:
-            verdict = judge(norms_f, [False] * len(norms_f), None, robust=True)
-            kind = verdict.kind if verdict.kind in ("vanishing", "exploding") else None
-        if current is not None and kind != current.kind:
-            current.through = steps[k - 1]
-            current = None
-        if kind is not None and current is None:
-            line = trend_share(norms_f)
-            last = line.fitted[-1] if line.fitted else 1.0
-            concerned = [m.name for m, g in zip(here[:-1], line.fitted[:-1])
-                         if (g / last < VANISHING_SHARE if kind == "vanishing"
-                             else g / last > EXPLODING_SHARE)]
-            current = WatchVerdict(kind, step, concerned, line.share,
-                                   threshold=VANISHING_SHARE if kind == "vanishing"
-                                   else EXPLODING_SHARE)
-            out.append(current)
+    k = 0
+    while k < len(steps):
+        kind, evidence = at[k]
+        end = k
+        while end + 1 < len(steps) and at[end + 1][0] == kind:
+            end += 1
+        if kind is not None and evidence is not None and end - k + 1 >= need:
+            evidence.step = steps[k]
+            evidence.through = steps[end] if end + 1 < len(steps) else None
+            out.append(evidence)
+        k = end + 1
     return out
 
 
