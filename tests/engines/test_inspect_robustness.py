@@ -47,10 +47,6 @@ def test_a_sparse_embedding_has_the_norms_of_a_dense_one() -> None:
     assert [h.loss for h in sparse.history] == pytest.approx([h.loss for h in dense.history])
 
 
-@pytest.mark.xfail(raises=NotImplementedError, strict=True,
-                   reason="model_check.param_objective keeps autograd's sparse gradient of the "
-                          "float64 copy (g.detach()); it needs g.to_dense() (see the report of "
-                          "issue 16)")
 def test_a_sparse_embedding_is_checked() -> None:
     report = percgrad.inspect(SparseEmb(), input_shape="4,5:long", loss="sum")
     assert report.check.passed is True
@@ -177,9 +173,6 @@ def test_a_forward_that_changes_its_input_leaves_the_users_tensor_alone() -> Non
         assert report.loss == pytest.approx(float(model.a(before + 1.0).sum()), rel=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="model_check calls the float64 copy on the same input "
-                   "tensors for every evaluation, so x.add_() in forward moves them (the check "
-                   "says nondeterministic); it needs copies per call (see the report of issue 16)")
 def test_a_forward_that_changes_its_input_is_checked() -> None:
     report = percgrad.inspect(AddsOne(), torch.randn(3, 4), loss="sum")
     assert report.check.passed is True

@@ -54,7 +54,7 @@ def param_objective(module: nn.Module, args: Sequence[Any], kwargs: dict[str, An
     names = [f"{prefix}.{n}" if prefix else n for n in names]
     shapes = [tuple(p.shape) for _, p in named] + [tuple(args[i].shape) for i in inputs]
     wrt: list[Tensor] = [p for _, p in named]
-    live = list(args)
+    live = [a.clone() if isinstance(a, Tensor) else a for a in args]  # a forward may write into them
     for i in inputs:
         live[i] = args[i].detach().clone().requires_grad_(True)
         wrt.append(live[i])
@@ -66,7 +66,9 @@ def param_objective(module: nn.Module, args: Sequence[Any], kwargs: dict[str, An
         carried = [o for o in outs if o.requires_grad]
         got = torch.autograd.grad(e, wrt + carried, allow_unused=True) if e.requires_grad \
             else [None] * (len(wrt) + len(carried))
-    grads = [torch.zeros_like(t) if g is None else g.detach() for t, g in zip(wrt, got)]
+    grads = [torch.zeros_like(t) if g is None else
+             (g.detach() if g.layout == torch.strided else g.detach().to_dense())
+             for t, g in zip(wrt, got)]
     out_grads = got[len(wrt):]
     magnitude = abs(float(e.detach())) + sum(
         float((g.abs() * o.detach().abs()).sum()) for g, o in zip(out_grads, carried) if g is not None)
@@ -111,7 +113,8 @@ class WrittenRows:
 
     def call_args(self, row: Tensor) -> tuple[Any, ...]:
         """The positional inputs, those checked taken from the row."""
-        call = list(self.fixed)
+        # copies: a forward that changes its input in place must see the same input every time
+        call = [a.clone() if isinstance(a, Tensor) else a for a in self.fixed]
         for j, i in enumerate(self.inputs):
             call[i] = self.piece(row, len(self.params) + j)
         return tuple(call)
