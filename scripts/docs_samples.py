@@ -65,7 +65,7 @@ PINNED_CPU = "AMD EPYC"
 
 TIMEOUT_S = 120
 
-_cache: dict[tuple[str, int], tuple[str, int]] = {}
+_cache: dict[tuple[str, int, bool], tuple[str, int]] = {}
 
 Excerpt = Sequence[tuple[str, str | None]]
 
@@ -208,15 +208,16 @@ class _Runner:
 _runner = _Runner()
 
 
-def output(command: str, columns: int = 80) -> tuple[str, int]:
-    """stdout (with stderr after it, if any) of ``command`` and its exit status, masked."""
-    key = (command, columns)
+def output(command: str, columns: int = 80, stdout_only: bool = False) -> tuple[str, int]:
+    """stdout (with stderr after it, if any, unless ``stdout_only``) of ``command`` and its exit
+    status, masked."""
+    key = (command, columns, stdout_only)
     if key not in _cache:
         args = shlex.split(command)
         if not args or args[0] != "percgrad":
             raise ValueError(f"a sample is a percgrad command line, not {command!r}")
         reply = _runner.ask({"argv": args[1:], "columns": columns})
-        text = str(reply["out"]) + str(reply["err"])
+        text = str(reply["out"]) + ("" if stdout_only else str(reply["err"]))
         _cache[key] = (mask(text, columns), int(reply["status"]))  # type: ignore[call-overload]
     return _cache[key]
 
@@ -333,7 +334,7 @@ def json_keys(command: str, width: int = 96, status: int = 0) -> str:
     """The shape of a ``--json`` document, generated from a real one: every top-level key, and
     for an object (or a list of objects: its first) the keys inside it, ``name[]`` a list and
     ``name{}`` an object."""
-    text, code = output(command)
+    text, code = output(command, stdout_only=True)
     if code != status:
         raise RuntimeError(f"{command!r} exited {code}, the sample expects {status}:\n{text}")
     document = json.loads(text)

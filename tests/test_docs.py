@@ -98,6 +98,13 @@ def _tokens(line: str) -> list[str]:
     return [t for t in tokens[1:] if t not in ("...", "…")]
 
 
+def _options_with_values(command: object) -> set[str]:
+    """The options of ``command`` that take a value."""
+    return {name for p in getattr(command, "params", []) if not getattr(p, "is_flag", False)
+            and getattr(p, "param_type_name", "") == "option"
+            for name in (*p.opts, *p.secondary_opts)}
+
+
 def test_readme_is_a_landing_page() -> None:
     lines = README.read_text(encoding="utf-8").count("\n")
     assert lines <= README_MAX_LINES, (
@@ -125,7 +132,21 @@ def test_every_command_line_exists_in_the_cli(where: str, line: str) -> None:
     assert name in commands, f"{where}: `{line}`: no command {name!r} (there are {sorted(commands)})"
     command = commands[name]
     known = _option_names(command) | {"--help", "-h"}
-    for token in args:
+    takes_value = _options_with_values(command)
+    own = list(args)
+    if command.context_settings.get("allow_interspersed_args") is False:
+        # percgrad watch SCRIPT ARGS…: what follows the first positional is the script's
+        own, skip = [], False
+        for token in args:
+            if skip:
+                own.append(token)
+                skip = False
+            elif token.startswith("-"):
+                own.append(token)
+                skip = token.split("=", 1)[0] in takes_value and "=" not in token
+            else:
+                break
+    for token in own:
         if token.startswith("-") and not re.match(r"^-\d", token):
             option = token.split("=", 1)[0]
             assert option in known, f"{where}: `{line}`: `percgrad {name}` has no option {option}"

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-SCHEMAS = {"single": 2, "multi": 2, "vanish": 3, "inspect": 3, "check": 2, "phase": 1, "watch": 1}
+SCHEMAS = {"single": 2, "multi": 2, "vanish": 3, "inspect": 3, "check": 3, "phase": 1, "watch": 1}
 """The schema of each command's document; a change of its keys or meaning bumps its number (the
 README's JSON section lists what each number means)."""
 

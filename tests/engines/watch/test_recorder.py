@@ -120,3 +120,21 @@ def test_the_api_refuses_what_is_not_a_module() -> None:
         percgrad.watch("model.py")
     with pytest.raises(percgrad.PercgradError, match="--every"):
         percgrad.watch(_mlp(), every=0)
+
+
+def test_a_vanishing_gradient_is_measured_not_rounded_to_zero() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1))
+    with torch.no_grad():
+        model[1].weight.mul_(1e-25)  # ∂E/∂W of the first layer ~1e-25: its square underflows
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with percgrad.watch(model) as w:
+        loss = model(torch.randn(4, 3)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    first = w.report().modules[0]
+    expected = float(model[0].weight.grad.double().square().sum().add(
+        model[0].bias.grad.double().square().sum()).sqrt())
+    assert first.grad_norm[0] == pytest.approx(expected, rel=1e-5) and expected > 0
+    assert first.update_ratio == [0.0]  # lr·1e-25 does not move a float32 weight

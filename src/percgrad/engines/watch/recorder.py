@@ -159,7 +159,10 @@ class Recorder:
             model.order_handles.clear()
             if not self.locate_nonfinite or self.nonfinite is not None:
                 return
-            first = next((t for t in _tensors(out) if t.requires_grad), None)
+            first = (out if isinstance(out, Tensor) and out.is_floating_point() else
+                     next((t for t in _tensors(out) if t.requires_grad), None))
+            if first is not None and not first.requires_grad:
+                first = None
             if first is not None:
                 def keep(g: Tensor) -> None:
                     model.grad_output = g.detach()
@@ -186,15 +189,14 @@ class Recorder:
                 return
             o = out.detach()
             if track.kind == "dead":
-                share = ((o == 0).all(dim=0) if o.dim() >= 2 else (o == 0)).float().mean()
+                # 0 for every sample (relu ≥ 0): the largest over the batch is 0
+                share = ((o.amax(dim=0) if o.dim() >= 2 else o) == 0).float().mean()
             else:
                 a = args[0].detach() if args and isinstance(args[0], Tensor) else None
                 if a is None or a.shape != o.shape:
                     return
                 deriv = (o * (1 - o)) / 0.25 if track.type == "Sigmoid" else (1 - o * o)
                 share = (deriv.abs() < SATURATION).float().mean()
-            # NaN is neither dead nor saturated: the share is unknown that step (no sync here)
-            share = torch.where(torch.isfinite(o).all(), share, torch.full_like(share, math.nan))
             self._pending.append((track, share))
         return hook
 
@@ -260,23 +262,25 @@ class Recorder:
             return
         started = time.perf_counter()
         watched = self._watching(self.step)
-        if self.nonfinite is None and not self._finite(watched):
-            self.nonfinite = self._locate()
         if watched:
             self._record_pre()
+        if self.nonfinite is None and not self._finite(watched):
+            self.nonfinite = self._locate()
         self._recording_s += time.perf_counter() - started
 
     def _finite(self, watched: bool) -> bool:
-        """Whether this step's loss is finite, and on a watched step every gradient too (max
-        |g|, ord ∞: a sum of squares could overflow where no value is ∞). Between watched steps
-        only the loss is read: a gradient that turns non-finite with a finite loss is caught one
-        step later, in the weights its update made non-finite."""
+        """Whether this step's loss is finite, and on a watched step every gradient too (from
+        the norms ``_record_pre`` took). Between watched steps only the loss is read: a gradient
+        that turns non-finite with a finite loss is caught one step later, in the weights its
+        update made non-finite."""
         checks: list[Tensor] = []
-        if watched:
-            grads = [p.grad for p in self._watched_params if p.grad is not None]
-            dense = [g if g.layout == torch.strided else g.coalesce().values() for g in grads]
-            checks = list(torch._foreach_norm(dense, math.inf)) if dense else []
+        if watched and self._grads is not None:
+            # the float64 norms just taken: one is not finite exactly where a value is not
+            # (float32 squares cannot overflow float64)
+            checks = [self._grads.sum()]
         if self._loss is not None:
+            if not watched:
+                return math.isfinite(float(self._loss))  # one number: read it (a sync)
             checks.append(self._loss.float())
         elif not watched:  # no loss seen (a loop without backward()): the weights then
             checks = list(torch._foreach_norm([p.detach() for p in self._watched_params],
@@ -296,68 +300,94 @@ class Recorder:
         if self.listener is not None and self._watching(self.step - 1):
             self.listener(self)
 
+    _stepped = True
+    """Whether an optimizer step came between the two hooks (not with ``step_done``)."""
+
     def step_done(self) -> None:
         """A step of a loop without a torch optimizer (the Python API), called once the
         gradients are ready: records them and the weights (no update ratio: that needs the
         optimizer's step between the two hooks)."""
-        self._pre(_ANY, (), {})
-        self._post(_ANY, (), {})
+        self._stepped = False
+        try:
+            self._pre(_ANY, (), {})
+            self._post(_ANY, (), {})
+        finally:
+            self._stepped = True
 
     def _record_pre(self) -> None:
-        """‖∂E/∂W‖ and ‖W‖ per track and a copy of the weights, as device tensors (no sync)."""
-        self._norms: list[tuple[ModuleTrack, Tensor | None, Tensor]] = []
-        for m in self.models:
-            for track, ps in zip(m.tracks, m.params):
-                gs = [p.grad if p.grad.layout == torch.strided else p.grad.coalesce().values()
-                      for p in ps if p.grad is not None]
-                g = _norm(gs) if gs else None
-                self._norms.append((track, g, _norm([p.detach() for p in ps])))
+        """‖∂E/∂W‖ and ‖W‖ of every track and a copy of the weights, in a few batched ops on the
+        device (no sync): a norm per tensor, then squares summed per track."""
         params = [p.detach() for m in self.models for ps in m.params for p in ps]
-        if len(self._before) != len(params) or any(
-                b.shape != p.shape or b.device != p.device for b, p in zip(self._before, params)):
-            self._before = [p.clone() for p in params]
-        else:
-            with torch.no_grad():
-                for b, p in zip(self._before, params):
-                    b.copy_(p)
+        owner = self._owner(params[0].device) if params else None
+        with torch.no_grad():
+            self._weights = _per_track(torch._foreach_norm(params), owner, self._tracks) \
+                if params and owner is not None else None
+            got = [(k, p.grad) for k, p in enumerate(self._watched_params) if p.grad is not None]
+            grads = [g if g.layout == torch.strided else g.coalesce().values() for _, g in got]
+            self._has_grad = torch.zeros(self._tracks, dtype=torch.bool)
+            self._grads = None
+            if grads and owner is not None:
+                index = owner[[k for k, _ in got]]
+                # in float64: a vanishing gradient's ‖g‖ (1e-20, say) squares to 0 in float32
+                self._grads = _per_track(torch._foreach_norm(grads, 2, dtype=torch.float64),
+                                         index, self._tracks)
+                self._has_grad[index.cpu()] = True
+            if len(self._before) != len(params) or any(
+                    b.shape != p.shape or b.device != p.device
+                    for b, p in zip(self._before, params)):
+                self._before = [p.clone() for p in params]
+            elif params:
+                torch._foreach_copy_(self._before, params)
         self._copied = True
+
+    def _owner(self, device: torch.device) -> Tensor:
+        """Per watched parameter, the index of its track (cached on ``device``)."""
+        cached = getattr(self, "_owner_index", None)
+        if cached is None or cached.device != device or cached.numel() != len(self._watched_params):
+            index = [t for t, ps in enumerate(ps for m in self.models for ps in m.params)
+                     for _ in ps]
+            cached = torch.tensor(index, dtype=torch.long, device=device)
+            self._owner_index = cached
+        return cached
+
+    @property
+    def _tracks(self) -> int:
+        return sum(len(m.tracks) for m in self.models)
 
     def _record_post(self) -> None:
         """‖ΔW‖ per track, then one sync for everything this step recorded."""
         params = [p.detach() for m in self.models for ps in m.params for p in ps]
+        n = self._tracks
+        dev = params[0].device if params else torch.device("cpu")
+        nan = torch.full((n,), math.nan, dtype=torch.float64, device=dev)
         with torch.no_grad():
-            torch._foreach_sub_(self._before, params)
-            deltas = torch._foreach_norm(self._before)
-        k = 0
-        flat: list[Tensor] = []
-        for m in self.models:
-            for ps in m.params:
-                flat.append(torch.stack(deltas[k:k + len(ps)]).square().sum().sqrt())
-                k += len(ps)
-        n = len(flat)
-        flat += [w for _, _, w in self._norms]
-        grads = [g for _, g, _ in self._norms if g is not None]
-        flat += grads
-        pending, self._pending = self._pending, []
-        flat += [share for _, share in pending]
-        flat.append(self._loss.float() if self._loss is not None else torch.tensor(math.nan))
-        values = torch.stack([t.float().cpu() for t in flat]).tolist()  # the one sync
-        at = 2 * n
-        for i, (track, g, _) in enumerate(self._norms):
-            d, w = values[i], values[n + i]
-            if g is None:
-                track.grad_norm.append(None)
+            if params:
+                torch._foreach_sub_(self._before, params)
+                deltas = _per_track(torch._foreach_norm(self._before), self._owner(dev), n)
             else:
-                track.grad_norm.append(values[at])
-                at += 1
+                deltas = nan
+        pending, self._pending = self._pending, []
+        parts = [deltas, self._weights if self._weights is not None else nan,
+                 self._grads if self._grads is not None else nan,
+                 torch.stack([share.float() for _, share in pending]) if pending
+                 else torch.zeros(0, device=dev),
+                 (self._loss.float() if self._loss is not None
+                  else torch.tensor(math.nan)).reshape(1).to(dev)]
+        values = torch.cat([t.double() for t in parts]).cpu().tolist()  # the one sync
+        tracks = [t for m in self.models for t in m.tracks]
+        loss = values[-1]
+        for i, track in enumerate(tracks):
+            d, w, g = values[i], values[n + i], values[2 * n + i]
+            track.grad_norm.append(g if bool(self._has_grad[i]) else None)
             track.weight_norm.append(w)
-            track.update_ratio.append(d / w if w > 0 and d > 0 and math.isfinite(d / w) else None)
-        seen = {id(track): values[at + j] for j, (track, _) in enumerate(pending)
-                if math.isfinite(values[at + j])}
+            track.update_ratio.append(d / w if self._stepped and w > 0 and math.isfinite(d / w)
+                                      else None)
+        # a share from outputs that held NaN is unknown: the step's loss tells
+        seen = {id(track): values[3 * n + j] for j, (track, _) in enumerate(pending)
+                if math.isfinite(loss)}
         for m in self.models:
             for _, a in m.activations:
                 a.share.append(seen.get(id(a)))
-        loss = values[-1]
         self.steps.append(self.step)
         self.loss.append(loss if math.isfinite(loss) else None)
         self._copied = False
@@ -447,9 +477,12 @@ def _named(prefix: str, path: str) -> str:
     return prefix + path if path else prefix.rstrip(".")
 
 
-def _norm(tensors: list[Tensor]) -> Tensor:
-    """‖·‖ over several tensors, on their device."""
-    return torch.stack(torch._foreach_norm(tensors)).square().sum().sqrt()
+def _per_track(norms: Sequence[Tensor], owner: Tensor, tracks: int) -> Tensor:
+    """Per track, ‖·‖ over its tensors from each tensor's own norm (squares summed by owner)."""
+    # float64: a norm of 1e-20 squared would underflow to 0 in float32
+    squares = torch.stack(list(norms)).double().square()
+    return torch.zeros(tracks, dtype=torch.float64, device=squares.device).index_add_(
+        0, owner, squares).sqrt()
 
 
 def _ordered(model: _Model) -> list[ModuleTrack]:
