@@ -134,3 +134,13 @@ def test_loss_sentence(tail: int) -> None:
             in text
     else:
         assert text.endswith(f"{num(0.01)} at step 38")
+
+
+def test_tiny_updates_without_a_gradient_do_not_blame_the_learning_rate() -> None:
+    report = sick_report()
+    gone = WatchVerdict("update-low", 10, ["0", "2"], 0.0, threshold=1e-5, cause="no-gradient")
+    text = verdict_sentence(report, gone)
+    assert "they got no gradient at all" in text and "learning rate is too low" not in text
+    faded = WatchVerdict("update-low", 10, ["4"], 1e-9, threshold=1e-5, cause="small-gradient")
+    text = verdict_sentence(report, faded)
+    assert "the gradient, not the learning rate" in text and "its ‖∂E/∂W‖ fell" in text

@@ -91,6 +91,10 @@ class WatchVerdict:
     threshold: float | None = None
     through: int | None = None
     """The last watched step where it still holds (None: to the end)."""
+    cause: str | None = None
+    """update-low: no-gradient when every module's ‖∂E/∂W‖ was 0 on those steps (dead or cut
+    off: the learning rate is not the cause), small-gradient when it was below 1e-6 × its
+    first recorded value; None: the learning rate."""
 
 
 @dataclass

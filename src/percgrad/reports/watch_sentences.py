@@ -118,8 +118,17 @@ def _update_sentence(report: WatchReport, v: WatchVerdict) -> str:
             f"{names_text(report, v.modules)}")
     if v.threshold is not None:
         text += f", {side} {limit(v.threshold)} on consecutive watched steps"
+    if v.cause == "no-gradient":
+        who = "they" if them == "them" else "it"
+        return (text + f" ({far} the usual ~{USUAL_RATIO}): {who} got no gradient at all on "
+                "those steps (dead units, or nothing flows back), so no learning rate would "
+                "move them.")
+    if v.cause == "small-gradient":
+        return (text + f" ({far} the usual ~{USUAL_RATIO}): {'their' if them == 'them' else 'its'}"
+                " ‖∂E/∂W‖ fell below a millionth of where it started, so the steps barely move "
+                f"{them}; the gradient, not the learning rate, is what is missing.")
     return (text + f" ({far} the usual ~{USUAL_RATIO}: the learning rate is {what} for "
-            f"{them}).")
+            f"{them}{'' if high else ', or its gradient too small'}).")
 
 
 def nonfinite_sentence(nf: NonFinite) -> str:

@@ -64,3 +64,12 @@ def test_the_verdicts_come_in_the_order_of_their_steps() -> None:
     tracks = [_track("a", [1.0] * 4, [1e-7] * 4)]
     found = verdicts(tracks, [], [0, 1, 2, 3], NonFinite(2, "forward", "a", "Linear"))
     assert [(v.kind, v.step) for v in found] == [("update-low", 0), ("non-finite", 2)]
+
+
+def test_tiny_updates_are_blamed_on_the_gradient_when_it_is_gone() -> None:
+    steps = list(range(5))
+    dead = _track("dead", [1.0, 0.0, 0.0, 0.0, 0.0], [1e-3, 0.0, 0.0, 0.0, 0.0])
+    faded = _track("faded", [1.0, 1e-8, 1e-8, 1e-8, 1e-8], [1e-3, 1e-9, 1e-9, 1e-9, 1e-9])
+    slow = _track("slow", [1.0] * 5, [1e-7] * 5)
+    found = {v.modules[0]: v.cause for v in update_verdicts([dead, faded, slow], steps)}
+    assert found == {"dead": "no-gradient", "faded": "small-gradient", "slow": None}

@@ -95,7 +95,7 @@ def update_verdicts(modules: Sequence[ModuleTrack], steps: Sequence[int]) -> lis
     UPDATE_LOW for UPDATE_RUN watched steps in a row (all of them when fewer were watched); the
     modules that cross at the same step make one verdict, with their median ratio."""
     need = max(1, min(UPDATE_RUN, len(steps)))
-    groups: dict[tuple[str, int], list[tuple[str, float]]] = {}
+    groups: dict[tuple[str, int, str | None], list[tuple[str, float]]] = {}
     for kind, past in (("update-high", lambda r: r > UPDATE_HIGH),
                        ("update-low", lambda r: r < UPDATE_LOW)):
         for m in modules:
@@ -105,12 +105,30 @@ def update_verdicts(modules: Sequence[ModuleTrack], steps: Sequence[int]) -> lis
                 if run == need:
                     start = k - need + 1
                     window = [x for x in m.update_ratio[start:k + 1] if x is not None]
-                    groups.setdefault((kind, steps[start]), []).append(
+                    cause = _low_cause(m, start, k) if kind == "update-low" else None
+                    groups.setdefault((kind, steps[start], cause), []).append(
                         (m.name, statistics.median(window)))
                     break
     return [WatchVerdict(kind, step, [n for n, _ in hits], statistics.median(r for _, r in hits),
-                         threshold=UPDATE_HIGH if kind == "update-high" else UPDATE_LOW)
-            for (kind, step), hits in groups.items()]
+                         threshold=UPDATE_HIGH if kind == "update-high" else UPDATE_LOW,
+                         cause=cause)
+            for (kind, step, cause), hits in groups.items()]
+
+
+SMALL_GRADIENT = 1e-6
+"""A gradient below this share of its first recorded value is what keeps the update small."""
+
+
+def _low_cause(m: ModuleTrack, start: int, end: int) -> str | None:
+    """Why a module's updates are tiny from ``start`` to ``end``: no gradient at all, a
+    gradient collapsed far below where it started, or (None) the learning rate."""
+    window = [g for g in m.grad_norm[start:end + 1]]
+    if all(g is None or g == 0.0 for g in window):
+        return "no-gradient"
+    first = next((g for g in m.grad_norm if g is not None and g > 0), None)
+    if first is not None and all(g is not None and g < SMALL_GRADIENT * first for g in window):
+        return "small-gradient"
+    return None
 
 
 def verdicts(modules: Sequence[ModuleTrack], activations: Sequence[ActivationTrack],
