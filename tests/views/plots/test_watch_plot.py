@@ -1,5 +1,6 @@
 """The plot of ``watch`` (views/plots/watch.py): a PNG of sane size for a hand-built run, for a
-run of many modules, and a clear error when nothing was watched."""
+run of many modules, a clear error when nothing was watched, and the conventions every plot
+shares (solid measured, dotted references and verdict marks, a colour each, legends off the data)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,23 @@ import pytest
 
 from percgrad.errors import PercgradError
 from percgrad.reports.watch import ModuleTrack, NonFinite, WatchReport, WatchVerdict
-from percgrad.views.plots.watch import save_watch_plot
+from percgrad.views.plots.figure import MEASURED, OKABE_ITO, REFERENCE, pyplot
+from percgrad.views.plots.watch import (
+    USUAL_RATIO,
+    VERDICT_COLOURS,
+    VERDICT_DASHES,
+    draw_watch,
+    save_watch_plot,
+)
+from views.plots.plot_checks import (
+    assert_legends_clear,
+    assert_symbols_in_mathtext,
+    colour,
+    data_axes,
+    drawn,
+    labels,
+    lines,
+)
 
 
 def _report(n_modules: int, n_steps: int, every: int = 1) -> WatchReport:
@@ -56,3 +73,24 @@ def test_nothing_watched_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PercgradError, match="nothing to plot"):
         save_watch_plot(WatchReport("t.py", [], 1), tmp_path / "w.png")
     assert not (tmp_path / "w.png").exists()
+
+
+def test_the_shared_conventions_hold() -> None:
+    fig = drawn(draw_watch(_report(4, 30)))
+    heat, loss, ratio = data_axes(fig)
+    (median,) = lines(ratio, MEASURED)
+    assert median.get_label() == "median" and colour(median) == OKABE_ITO[0]
+    (usual,) = lines(ratio, REFERENCE)
+    assert list(usual.get_ydata()) == [USUAL_RATIO, USUAL_RATIO]
+    (curve,) = lines(loss, MEASURED)
+    assert curve.get_marker() == "."
+    # verdict marks are references: dotted (dots of length 1), one colour-blind-safe colour each
+    assert all(dashes[1][0] == 1 for dashes in VERDICT_DASHES.values())
+    assert len(set(VERDICT_COLOURS.values())) == len(VERDICT_COLOURS)
+    assert set(VERDICT_COLOURS.values()) <= set(OKABE_ITO)
+    marks = [ln for ln in lines(heat) if ln.get_linestyle() != MEASURED]
+    assert {colour(ln) for ln in marks} == {VERDICT_COLOURS[k] for k in
+                                            ("vanishing", "update-high", "non-finite")}
+    assert_legends_clear(fig)
+    assert_symbols_in_mathtext(labels(fig))
+    pyplot().close(fig)

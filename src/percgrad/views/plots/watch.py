@@ -12,21 +12,31 @@ from typing import Any
 from percgrad.errors import PercgradError
 from percgrad.reports.watch import WatchReport
 from percgrad.reports.watch_sentences import TITLES, every_text
-from percgrad.views.plots.figure import positive, pyplot, save_figure
+from percgrad.views.plots.figure import (
+    ABOVE,
+    GRID,
+    MEASURED,
+    OKABE_ITO,
+    REFERENCE,
+    positive,
+    pyplot,
+    save_figure,
+    title,
+)
 
 USUAL_RATIO = 1e-3
 MAX_LABELS = 40
 """Module names on the y axis at most (every k-th beyond)."""
-VERDICT_COLOURS = {"non-finite": "red", "exploding": "red", "update-high": "darkorange",
-                   "vanishing": "royalblue", "dead": "purple", "update-low": "teal"}
+VERDICT_COLOURS = {"non-finite": OKABE_ITO[3], "exploding": OKABE_ITO[4],
+                   "update-high": OKABE_ITO[1], "vanishing": OKABE_ITO[0], "dead": OKABE_ITO[6],
+                   "update-low": OKABE_ITO[2]}
+"""A colour-blind-safe colour per kind of verdict, no two alike."""
 VERDICT_DASHES: dict[str, Any] = {
-    "non-finite": "-", "exploding": (0, (6, 2)), "vanishing": (0, (2, 6)),
-    "update-high": (6, (2, 6)), "update-low": (4, (2, 6)), "dead": (2, (2, 6))}
-"""Line styles per kind, dashes offset so that verdicts at one step show each colour in turn."""
-ABOVE: dict[str, Any] = {"loc": "lower right", "bbox_to_anchor": (1.0, 1.0), "frameon": False,
-                         "borderaxespad": 0.1}
-"""A panel's legend just above it, clear of its lines."""
-
+    "non-finite": (0, (1, 1)), "exploding": (0, (1, 4)), "vanishing": (1, (1, 4)),
+    "update-high": (2, (1, 4)), "update-low": (3, (1, 4)), "dead": (4, (1, 4))}
+"""Dotted, as every reference mark is (figure.REFERENCE): the dots offset so that verdicts at
+one step show each colour in turn; non-finite densely dotted."""
+MEDIAN, LOSS = OKABE_ITO[0], "black"
 
 def _log10(v: float | None) -> float:
     return math.log10(v) if v is not None and v > 0 and math.isfinite(v) else math.nan
@@ -58,7 +68,8 @@ def _verdict_marks(report: WatchReport, axes: Sequence[Any]) -> None:
         kinds.setdefault(v.kind, []).append(v.step)
     handles = []
     for kind, at in kinds.items():
-        colour, dashes = VERDICT_COLOURS.get(kind, "black"), VERDICT_DASHES.get(kind, "--")
+        colour = VERDICT_COLOURS.get(kind, "black")
+        dashes = VERDICT_DASHES.get(kind, REFERENCE)
         for step in dict.fromkeys(at):
             for ax in axes:
                 ax.axvline(step, color=colour, linewidth=1.4, linestyle=dashes, alpha=0.9)
@@ -73,6 +84,11 @@ def _verdict_marks(report: WatchReport, axes: Sequence[Any]) -> None:
 
 
 def save_watch_plot(report: WatchReport, path: Path) -> None:
+    """The plot of watch (draw_watch) as a PNG, SVG or PDF."""
+    save_figure(draw_watch(report), pyplot(), path, dpi=100)
+
+
+def draw_watch(report: WatchReport) -> Any:
     """Heatmap of log10 ‖∂E/∂W‖ (modules in forward order × watched steps), verdict steps marked,
     the loss and the update ratios ‖ΔW‖/‖W‖ (median and range over the modules)."""
     steps = report.steps
@@ -102,38 +118,38 @@ def save_watch_plot(report: WatchReport, path: Path) -> None:
     bar = fig.colorbar(mesh, ax=heat, pad=0.01, fraction=0.04, aspect=6 * heat_h)
     bar.set_label(r"$\log_{10}\,\Vert\partial E/\partial W\Vert$")
     gone = int(np.isnan(grid).sum())
-    title = f"percgrad watch: {report.target or ', '.join(report.models)}"
-    fig.suptitle(title + (f"  (grey: no finite, non-zero gradient, {gone} cell(s))" if gone
-                          else ""), x=0.01, ha="left", fontsize="medium")
+    title(fig, f"percgrad watch: {report.target or ', '.join(report.models)}"
+               + (f"  (grey: no finite, non-zero gradient, {gone} cell(s))" if gone else ""))
 
     values = positive(report.loss)
     finite = [v for v in values if not math.isnan(v)]
-    loss.plot(steps, values, ".-", color="black", linewidth=1, markersize=3)
+    loss.plot(steps, values, MEASURED, marker=".", color=LOSS, linewidth=1, markersize=3)
     if finite and len(finite) == sum(v is not None and math.isfinite(v) for v in report.loss) \
             and max(finite) > 10 * min(finite):  # log where it spans a decade, all positive
         loss.set_yscale("log")
     bad = [s for s, v in zip(steps, report.loss) if v is None or not math.isfinite(v)]
     if bad and finite:
-        loss.plot(bad, [max(finite)] * len(bad), "x", color="red", label="not finite")
+        loss.plot(bad, [max(finite)] * len(bad), "x", color=VERDICT_COLOURS["non-finite"],
+                  label="not finite")
         loss.legend(fontsize="small", **ABOVE)
     loss.set_ylabel(r"loss $E$")
-    loss.grid(True, which="both", alpha=0.3)
+    loss.grid(True, which="both", **GRID)
 
     logs = [[_log10(m.update_ratio[k] if k < len(m.update_ratio) else None) for m in mods]
             for k in range(n)]
     med = [10 ** _median(row) for row in logs]
     low = [10 ** min((v for v in row if not math.isnan(v)), default=math.nan) for row in logs]
     high = [10 ** max((v for v in row if not math.isnan(v)), default=math.nan) for row in logs]
-    ratio.fill_between(steps, low, high, color="tab:blue", alpha=0.25, linewidth=0,
+    ratio.fill_between(steps, low, high, color=MEDIAN, alpha=0.25, linewidth=0,
                        label="range over the modules")
-    ratio.plot(steps, med, ".-", color="tab:blue", linewidth=1, markersize=3, label="median")
-    ratio.axhline(USUAL_RATIO, color="grey", linestyle=":", linewidth=1,
+    ratio.plot(steps, med, MEASURED, marker=".", color=MEDIAN, linewidth=1, markersize=3, label="median")
+    ratio.axhline(USUAL_RATIO, color="grey", linestyle=REFERENCE, linewidth=1,
                   label=r"usual $\sim 10^{-3}$")
     ratio.set_yscale("log")
     ratio.set_ylabel(r"$\Vert\Delta W\Vert/\Vert W\Vert$")
     ratio.set_xlabel("optimizer step" + (f" ({every_text(report.every)} watched)"
                                          if report.every > 1 else ""))
-    ratio.grid(True, which="both", alpha=0.3)
+    ratio.grid(True, which="both", **GRID)
     ratio.legend(fontsize="small", ncols=3, **ABOVE)
     _verdict_marks(report, (heat, loss, ratio))
-    save_figure(fig, plt, path, dpi=100)
+    return fig
