@@ -31,6 +31,24 @@ def test_bytes_in_words() -> None:
     assert human(3 * 2**30) == "3 GB"
 
 
+@pytest.mark.parametrize(("n", "words"), [
+    (1023, "1,023 B"),
+    (999.5 * 2**10, "1,000 kB"),        # was "1e+03 kB"
+    (1023.5 * 2**20, "1,024 MB"),       # was "1.02e+03 MB"
+    (1023.9 * 2**20, "1,024 MB"),
+    (99.96 * 2**20, "100 MB"),
+    (2**30, "1 GB"),
+    (2**40, "1 TB"),
+    (2**50 - 1, "1,024 TB"),
+    (2**50, "1 PB"),
+    (3000 * 2**50, "3,000 PB"),
+])
+def test_bytes_in_words_at_the_unit_boundaries_never_in_scientific_notation(
+        n: float, words: str) -> None:
+    assert human(n) == words
+    assert "e+" not in human(n)
+
+
 def test_a_run_over_the_limit_is_refused_with_its_parts() -> None:
     spec = _chain(256, 20)
     guard(spec, available=None, limit=None, where="cpu")  # nothing known: nothing refused

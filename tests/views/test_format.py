@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from percgrad.views.format import bar_range, log_bar, matrix_format, symbol, vector
+from percgrad.views.format import bar_range, bars_caption, log_bar, matrix_format, symbol, vector
 
 
 def test_log_bars_are_log_proportional() -> None:
@@ -27,3 +27,13 @@ def test_vectors_and_matrices_as_numpy_prints_them() -> None:
     scientific = matrix_format(np.array([1e-7, 2.0]))
     assert scientific(1e-7) == "1.000e-07"
     assert symbol("sigmoid") == "σ"
+
+
+def test_the_bars_caption_says_why_every_bar_is_empty() -> None:
+    """Before: "bars: log scale 1 … 1" when every gradient was 0 (relu, every unit inactive)."""
+    assert bars_caption([0.5, 2.0]) == "bars: log scale 0.02 … 2"
+    assert bars_caption([0.0, 2.0], "bars share one log scale") == "bars share one log scale 0.02 … 2"
+    assert bars_caption([0.0, 0.0]) == "bars: empty, as every ‖∂E/∂W‖ is exactly 0"
+    assert bars_caption([0.0, math.nan]) == "bars: empty, as every ‖∂E/∂W‖ is 0 or not finite"
+    assert bars_caption([math.inf]) == "bars: empty, as no ‖∂E/∂W‖ is finite"
+    assert "1 … 1" not in bars_caption([0.0] * 10)

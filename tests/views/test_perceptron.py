@@ -68,3 +68,12 @@ def test_single_rel_err_says_it_is_of_the_layer_max() -> None:
     row = lines[header + 2].split()
     gap = max(abs(g.analytic[0, 0] - g.autograd[0, 0]), abs(g.analytic[0, 0] - g.numeric[0, 0]))
     assert row[-1] == num(float(gap / scale), 2)
+
+
+def test_the_summary_bars_say_they_are_empty_when_every_gradient_is_0() -> None:
+    """relu with every unit inactive: every ‖∂E/∂W‖ is 0 (before: "bars: log scale 1 … 1")."""
+    report = percgrad.multi(inputs=2, outputs=1, x="-1,-1", activation="relu", seed=1, **CPU)
+    assert all(layer.grad_norm == 0 for layer in report.layers)
+    text = " ".join(render(report, 200).split())
+    assert "bars: empty, as every ‖∂E/∂W‖ is exactly 0" in text
+    assert "log scale 1 … 1" not in text

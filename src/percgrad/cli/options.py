@@ -26,6 +26,22 @@ USER_CODE = ("TARGET is package.module:name or path/to/file.py:name. It is impor
              "that module's code as python would: name only code you trust.")
 
 
+def unbroken(text: str) -> str:
+    """Help text whose distributions stay on one line: Rich wraps help at spaces, so the spaces
+    inside a call's parentheses, N(0, gain²), and around ~ go: W~N(0,σ_w²/fan_in)."""
+    out: list[str] = []
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(" and (depth or (i and not text[i - 1].isspace())):
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif ch == " " and depth:
+            continue
+        out.append(ch)
+    return "".join(out).replace(" ~ ", "~")
+
+
 # ---------------------------------------------------------------- options whose help differs by command
 
 def inputs_option(help: str) -> Any:
@@ -99,23 +115,24 @@ InitOpt = Annotated[
     str | None,
     typer.Option(
         "--init", metavar="NAME",
-        help="; ".join(f"{i.name}: {i.description}" for i in catalog.INITS.values())
+        help=" · ".join(f"{i.name}: {unbroken(i.description)}" for i in catalog.INITS.values())
         + " \\[default: normal; meanfield when --sigma-w2 or --sigma-b2 is given].",
         rich_help_panel=MODEL, show_default=False,
     ),
 ]
 SigmaW2Opt = Annotated[
     float | None,
-    typer.Option("--sigma-w2", metavar="S", help="meanfield init: W ~ N(0, S/fan_in) "
-                 "\\[default: 1].", rich_help_panel=MODEL, show_default=False),
+    typer.Option("--sigma-w2", metavar="S", help=unbroken("meanfield init: W ~ N(0, S/fan_in) ")
+                 + "\\[default: 1].", rich_help_panel=MODEL, show_default=False),
 ]
 SigmaB2Opt = Annotated[
     float | None,
-    typer.Option("--sigma-b2", metavar="B", help="meanfield init: b ~ N(0, B); B > 0 turns "
-                 "--bias on \\[default: 0].", rich_help_panel=MODEL, show_default=False),
+    typer.Option("--sigma-b2", metavar="B", help=unbroken("meanfield init: b ~ N(0, B); B>0 "
+                 "turns --bias on ") + "\\[default: 0].", rich_help_panel=MODEL, show_default=False),
 ]
 GainOpt = Annotated[
-    float, typer.Option("--gain", "-g", help="Scales the init's std.", rich_help_panel=MODEL)
+    float, typer.Option("--gain", "-g", metavar="G", help="Scales the init's std by G.",
+                        rich_help_panel=MODEL)
 ]
 BiasOpt = Annotated[
     bool | None, typer.Option("--bias/--no-bias", help="Add a bias to every layer \\[default: "
@@ -155,7 +172,7 @@ DtypeOpt = Annotated[
 CheckOpt = Annotated[
     CheckName,
     check_option("Finite differences: full (every entry), fast (random directions), off; "
-                 "auto: full up to 5000 parameters.", case_sensitive=False),
+                 "auto: full up to 5000 parameters.", case_sensitive=False, metavar="MODE"),
 ]
 UserCheckOpt = Annotated[
     CheckName,

@@ -147,11 +147,13 @@ def estimate(spec: Spec, training: bool = False) -> Estimate:
 
 
 def human(n: float) -> str:
-    """Bytes for people: 1.5 GB, 820 MB."""
-    for unit, scale in (("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+    """Bytes for people: 1.5 GB, 820 MB, 1,024 MB (three significant digits, never scientific
+    notation: 1023.9 MB is "1,024 MB", 2000 TB "2,000 TB")."""
+    for unit, scale in (("PB", 2**50), ("TB", 2**40), ("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
         if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{int(n)} B"
+            v = n / scale
+            return f"{v:,.0f} {unit}" if v >= 100 else f"{v:.3g} {unit}"
+    return f"{int(n):,} B"
 
 
 def budget(available: int | None, limit: int | None) -> int | None:

@@ -68,6 +68,22 @@ def bar_range(values: Sequence[float]) -> tuple[float, float]:
     return min(min(good), high / 10**MIN_DECADES), high
 
 
+def bars_caption(values: Sequence[float], lead: str = "bars: log scale",
+                 what: str = "‖∂E/∂W‖") -> str:
+    """The legend of a column of log bars: its scale, or, when no value is finite and positive,
+    why every bar is empty (never a degenerate "log scale 1 … 1")."""
+    if any(math.isfinite(v) and v > 0 for v in values):
+        low, high = bar_range(values)
+        return f"{lead} {num(low, 1)} … {num(high, 2)}"
+    if all(v == 0 for v in values):
+        why = f"every {what} is exactly 0"
+    elif any(v == 0 for v in values):
+        why = f"every {what} is 0 or not finite"
+    else:
+        why = f"no {what} is finite"
+    return f"bars: empty, as {why}"
+
+
 def styled_table(title: str) -> Table:
     """The house style: bold title on the left, a rule under the header, no side borders."""
     return Table(title=title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,

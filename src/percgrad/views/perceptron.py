@@ -16,7 +16,7 @@ from percgrad.reports.numbers import num, sub
 from percgrad.reports.run import Comparison, Report
 from percgrad.views.chain_rule import delta_numbers, derivation_multi, derivation_single, loss_n
 from percgrad.views.fit import PREFERRED, Column, FitTable
-from percgrad.views.format import VANISH_BAR, bar_range, log_bar, symbol, vector
+from percgrad.views.format import VANISH_BAR, bar_range, bars_caption, log_bar, symbol, vector
 from percgrad.views.matrices import layer_matrices
 from percgrad.views.verdict import FAILURES_SHOWN, verdict
 from percgrad.views.worked import Worked, multi_lines
@@ -259,7 +259,7 @@ def summary_table(report: Report) -> FitTable:
         Column("rel.err", rels, legend=SUMMARY_LEGEND),
         Column("log ‖∂E/∂W‖", [log_bar(layer.grad_norm, low, high, width=VANISH_BAR)
                                for layer in layers], justify="left", drop=6, what="the bars",
-               legend=f"bars: log scale {num(low, 1)} … {num(high, 2)}"),
+               legend=bars_caption([layer.grad_norm for layer in layers])),
     ]
     return FitTable("Per-layer summary", columns)
 

@@ -8,17 +8,26 @@ from collections.abc import Callable, Sequence
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
-from percgrad.catalog import NORMS, describe, legend
+from percgrad.catalog import ACTIVATIONS, LOSSES, NORMS, describe, legend
 from percgrad.reports import sentences
 from percgrad.reports.numbers import num, sub
 from percgrad.reports.run import LayerReport, Report
 from percgrad.views.fit import Column, FitTable, Prose
-from percgrad.views.format import VANISH_BAR, bar_range, log_bar, styled_table, symbol
+from percgrad.views.format import (
+    VANISH_BAR,
+    bar_range,
+    bars_caption,
+    log_bar,
+    styled_table,
+    symbol,
+)
 from percgrad.views.perceptron import forward_layers, header
 from percgrad.views.spectrum import spectrum_section
 from percgrad.views.verdict import verdict
+from percgrad.views.worked import loss_n
 
 MAX_LAYER_ROWS = 40
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -53,6 +62,17 @@ def _times(v: float | None) -> str:
     return "—" if v is None else f"{num(v, 2)} ×"
 
 
+def flat_units(activation: str) -> tuple[str, str]:
+    """The header and legend of the column of units where φ′ is below 10% of its max: saturated
+    for a smooth φ (sigmoid, tanh …), inactive for a kinked one (ReLU: a ≤ 0, φ′ = 0), whose
+    flat side is not saturation (a header as narrow as "sat.", so the table keeps its width)."""
+    info = ACTIVATIONS[activation]
+    if info.kink:
+        return "a≤0", (f"a≤0: share of inactive units, on the flat side of {activation} "
+                       f"(`{info.derivative_formula}`)")
+    return "sat.", f"sat.: share of units with |φ′| below 10% of its max ({activation})"
+
+
 def vanish_table(report: Report) -> FitTable:
     """Per layer from the input side: magnitudes, saturation, measured vs predicted factors."""
     s = report.settings
@@ -61,6 +81,7 @@ def vanish_table(report: Report) -> FitTable:
     low, high = bar_range([layer.grad_norm for layer in layers])
     last = layers[-1].grad_norm
     rows = _layer_rows(len(layers))
+    flat, flat_legend = flat_units(str(s["activation"]))
 
     def col(cell: Callable[[LayerReport, int], RenderableType]) -> list[RenderableType]:
         return ["⋮" if k is None else cell(layers[k], k) for k in rows]
@@ -79,10 +100,10 @@ def vanish_table(report: Report) -> FitTable:
                legend="÷ last: the layer's ‖∂E/∂W‖ as a share of the last layer's"),
         Column("‖δ‖", col(lambda layer, k: num(layer.delta_norm, 3))),
         Column("mean|φ′|", col(lambda layer, k: num(layer.mean_abs_dphi, 3)), drop=4),
-        Column("sat.", col(lambda layer, k: f"{layer.saturated:.0%}"), drop=2,
-               legend=f"sat.: share of units with |φ′| below 10% of its max ({s['activation']})"),
+        Column(flat, col(lambda layer, k: f"{layer.saturated:.0%}"), drop=2,
+               legend=flat_legend),
         Column("measured", col(lambda layer, k: num(layer.measured_factor, 3)),
-               legend="measured = `‖δ_k‖²/‖δ_k+1‖²`"),
+               legend="`measured = ‖δ_k‖²/‖δ_k+1‖²`"),
         Column("predicted", col(lambda layer, k: num(layer.predicted_factor, 3)),
                legend=legend(s["norm"], s["residual"])),
     ]
@@ -92,7 +113,7 @@ def vanish_table(report: Report) -> FitTable:
     columns.append(Column("log ‖∂E/∂W‖", col(lambda layer, k: log_bar(layer.grad_norm, low, high,
                                                                         width=VANISH_BAR)),
                           justify="left", drop=6, what="the bars",
-                          legend=f"bars: log scale {num(low, 1)} … {num(high, 2)}"))
+                          legend=bars_caption([layer.grad_norm for layer in layers])))
     hidden = len(layers) - MAX_LAYER_ROWS if len(layers) > MAX_LAYER_ROWS else 0
     caption = [f"{hidden} middle layers not shown (--json has all)"] if hidden else []
     caption.append("δ: the gradient a layer passes back, `∂E/∂a` (percgrad explain delta); χ: "
@@ -221,7 +242,7 @@ def vanish_compare(report: Report) -> list[RenderableType]:
                                              log_bar(r.layers[k].grad_norm, low, high, width=12)
                                              for k in rows], justify="left", drop=10 - i,
                               what=f"the bars of {r.label}",
-                              legend=f"bars share one log scale {num(low, 1)} … {num(high, 2)}"
+                              legend=bars_caption(values, "bars share one log scale")
                               if i == 0 else ""))
     table = FitTable(f"‖∂E/∂W_k‖ by {by} (layer 1 = input side)", columns)
     status = {True: "[green]pass[/]", False: "[red]fail[/]", None: "n/a"}
@@ -239,15 +260,59 @@ def vanish_compare(report: Report) -> list[RenderableType]:
     ], caption=["diagnosis: from first/last ‖∂E/∂W‖ (below 0.1 vanishing, above 10 exploding); "
                 "measured factor = geometric mean of `‖δ_k‖²/‖δ_k+1‖²`"])
     title = f"{depth} layers of width {s['width']}, compared by {by}"
-    labels = ", ".join(str(r.label) for r in runs)
-    if by == "activation":
-        model = f"{chain_formula(s, 'φ')}, φ ∈ {{{labels}}}"
-    elif by == "init":
-        model = f"{chain_formula(s)}, init ∈ {{{labels}}}"
-    else:
-        model = f"{' | '.join(chain_formula(r.settings) for r in runs)}"
-    head_report = runs[0]
-    parts: list[RenderableType] = [header(head_report, title, model), table, summary]
+    parts: list[RenderableType] = [compare_header(report, title), table, summary]
     parts += spectrum_section([r.spectrum for r in runs])
     parts += verdict(report)
     return parts
+
+
+def _distinct(values: Sequence[str]) -> list[str]:
+    """``values`` without repeats, in their order."""
+    return list(dict.fromkeys(values))
+
+
+def _one_or_set(values: Sequence[str]) -> str:
+    """The value every run shares, or the set of them: {normal, xavier}."""
+    distinct = _distinct(values)
+    return distinct[0] if len(distinct) == 1 else "{" + ", ".join(distinct) + "}"
+
+
+def compare_rows(report: Report) -> list[tuple[str, list[str]]]:
+    """A comparison's header as (label, lines): what every run shares once, and every run's own
+    φ, init and architecture (a formula in backticks is kept on one line)."""
+    runs = report.runs
+    assert report.compare is not None and runs
+    by = report.compare.by
+    s = runs[0].settings
+    labels = ", ".join(str(r.label) for r in runs)
+    if by == "arch":
+        pad = max(len(str(r.label)) for r in runs)
+        model = [f"`{r.label!s:<{pad}} ` `{chain_formula(r.settings)}`" for r in runs]
+    elif by == "activation":
+        model = [f"`{chain_formula(s, 'φ')}`, φ ∈ {{{labels}}}"]
+    else:
+        model = [f"`{chain_formula(s)}`, init ∈ {{{labels}}}"]
+    phis = [f"`{f}`" for f in _distinct([ACTIVATIONS[r.settings["activation"]].formula
+                                          for r in runs])]
+    losses = [f"`{f}   n = {n}`" for f, n in dict.fromkeys(
+        (LOSSES[r.settings["loss"]].formula, loss_n(r)) for r in runs)]
+    dev = runs[0].device
+    where = dev["type"] if dev["type"] == "cpu" else s["device"]
+    run = f"{where} ({dev['name']}) · {_one_or_set([r.settings['dtype'] for r in runs])} · seed {s['seed']}"
+    init = (f"{_one_or_set([r.settings['init'] for r in runs])} "
+            f"(gain {_one_or_set([num(r.settings['gain']) for r in runs])}) · bias "
+            f"{_one_or_set(['on' if r.settings['bias'] else 'off' for r in runs])} · batch "
+            f"{_one_or_set([str(r.settings['batch']) for r in runs])}")
+    return [("model", model), ("φ", phis), ("loss", losses), ("run", [run]), ("init", [init])]
+
+
+def compare_header(report: Report, title: str) -> Panel:
+    """The header of a comparison: every run's φ, init and architecture, each line wrapped
+    under itself and no formula broken."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    for label, lines in compare_rows(report):
+        grid.add_row(label, Group(*[Prose(line) for line in lines]))
+    return Panel(grid, title=f"[bold]percgrad {report.command}[/] — {title}", title_align="left",
+                 border_style="blue", expand=False)

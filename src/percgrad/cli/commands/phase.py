@@ -14,7 +14,6 @@ from percgrad.cli.options import (
     ActivationOpt,
     DebugOpt,
     DeviceOpt,
-    DtypeOpt,
     JsonOpt,
     MaxMemoryOpt,
     SaveOpt,
@@ -22,6 +21,7 @@ from percgrad.cli.options import (
     TimingOpt,
     batch_option,
     depth_option,
+    dtype_option,
     lr_option,
     plot_option,
     width_option,
@@ -57,12 +57,16 @@ def phase(
     seed: SeedOpt = 0,
     train_steps: Annotated[int, typer.Option(
         "--train-steps", help="Train every chain for N steps of gradient descent on a fixed "
-        "synthetic task and show which trained, against the prediction depth ≲ 6ξ (heavy).",
+        "synthetic task and show which trained, against the prediction that chains up to about "
+        "6ξ layers deep train (heavy).",
         rich_help_panel=COMPARE)] = 0,
     lr: Annotated[float | None, lr_option("Learning rate for --train-steps \\[default: 0.6/depth].",
                                           show_default=False)] = None,
     device: DeviceOpt = "auto",
-    dtype: DtypeOpt = DtypeName.float32,
+    dtype: Annotated[DtypeName, dtype_option(
+        "Compute dtype of every chain; the hand-derived δ's of up to three chains (the grid's "
+        "first, middle and last) are checked against autograd's in it, within 1e-3 for float32, "
+        "1e-6 for float64 (no finite differences).", case_sensitive=False)] = DtypeName.float32,
     json: JsonOpt = False,
     timing: TimingOpt = False,
     save: SaveOpt = None,

@@ -44,7 +44,7 @@ def vanish(
         "Inputs of the chain \\[default: --width]; with --residual the first layer stays plain "
         "when they differ.")] = None,
     residual: Annotated[bool, typer.Option(
-        "--residual", help="Skip connections: h_k = h_k−1 + φ(a_k).", rich_help_panel=MODEL)] = False,
+        "--residual", help="h_k = h_k−1 + φ(a_k): skip connections.", rich_help_panel=MODEL)] = False,
     norm: Annotated[str, typer.Option(
         "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
         rich_help_panel=MODEL)] = "none",
@@ -61,8 +61,8 @@ def vanish(
                                        "‖δ‖.")] = 0,
     lr: LrOpt = 0.1,
     bound: Annotated[bool | None, typer.Option(
-        "--bound/--no-bound", help="Check ‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖ on every layer of a "
-        "plain chain (one SVD per layer) \\[default: when the SVDs take under ~1.5 s].",
+        "--bound/--no-bound", help="‖δ_k‖ ≤ sup|φ′|·‖W_k+1‖₂·‖δ_k+1‖, checked on every layer of "
+        "a plain chain (one SVD per layer) \\[default: when the SVDs take under ~1.5 s].",
         rich_help_panel=CHECK, show_default=False)] = None,
     tensors: Annotated[bool, typer.Option("--tensors", help="Put weight and gradient matrices "
                                           "in the JSON (they can be huge).",
