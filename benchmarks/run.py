@@ -21,7 +21,8 @@ from rich.console import Console
 
 from benchmarks.common import Config, cpu_stall_s, load_average, machine_info
 
-SECTIONS = ("startup", "backward", "check", "usercheck", "inspect", "memory", "depth", "phase", "watch")
+SECTIONS = ("startup", "backward", "check", "usercheck", "inspect", "memory", "depth", "phase", "watch",
+            "play")
 DEFAULT_OUT = Path(__file__).with_name("results.json")
 BUSY_LOAD = 0.5
 """Warn when the 1-minute load average exceeds this fraction of the cores before starting."""

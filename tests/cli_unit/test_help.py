@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from percgrad.cli.app import app
 from percgrad.cli.options import unbroken
 
-COMMANDS = ("single", "multi", "vanish", "phase", "inspect", "check", "watch", "explain")
+COMMANDS = ("single", "multi", "vanish", "phase", "inspect", "check", "watch", "explain", "play")
 OPERATORS = tuple("=+−~≤≥≲×")
 """A help line that ends in one of these has cut a formula after its operator."""
 

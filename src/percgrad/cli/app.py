@@ -13,7 +13,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from percgrad.cli import interrupt, streams
-from percgrad.cli.commands import check, explain, inspect, multi, phase, single, vanish, watch
+from percgrad.cli.commands import check, explain, inspect, multi, phase, play, single, vanish, watch
 from percgrad.cli.output import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
@@ -158,6 +158,7 @@ app.command(name="check", help=check.HELP)(check.check_command)
 app.command(name="explain", help=explain.HELP)(explain.explain)
 app.command(name="phase", help=phase.HELP)(phase.phase)
 app.command(name="watch", help=watch.HELP, context_settings=watch.CONTEXT)(watch.watch_command)
+app.command(name="play", help=play.HELP)(play.play)
 
 
 def _version(value: bool) -> None:
