@@ -147,16 +147,20 @@ def test_from_options_reads_vanishs_options_as_vanish_does() -> None:
 def test_play_starts_from_vanishs_options_with_vanishs_defaults() -> None:
     play_defaults = defaults(play_command.play)
     vanish = defaults(vanish_command.vanish)
-    for key in ("depth", "width", "activation", "init", "sigma_w2", "sigma_b2", "gain",
+    for key in ("depth", "activation", "init", "sigma_w2", "sigma_b2", "gain",
                 "residual", "norm", "batch", "seed", "loss", "lr"):
         assert play_defaults[key] == vanish[key], key
+    # but wide: vanish starts from the tutorial's chain of single neurons, play from a width
+    # where the mean-field lines it draws hold
+    assert vanish["width"] == 1 and play_defaults["width"] == 64
 
 
 def test_play_without_a_terminal_says_so_and_prints_the_vanish_line() -> None:
     result = CliRunner().invoke(app, ["play", "--depth", "5", "--activation", "tanh"])
     assert result.exit_code == 2
     assert "needs a terminal" in result.output
-    assert "percgrad vanish --depth 5 --activation tanh" in result.output.replace("\n", " ")
+    assert "percgrad vanish --depth 5 --width 64 --activation tanh" in result.output.replace(
+        "\n", " ")
     bad = CliRunner().invoke(app, ["play", "--depth", "0"])
     assert bad.exit_code == 2 and "--depth" in bad.output
 

@@ -37,7 +37,8 @@ HELP = (
 
 def play(
     depth: Annotated[int, depth_option("Layers in the chain (d, D).")] = 10,
-    width: Annotated[int, width_option("Units per layer (w, W).")] = 1,
+    width: Annotated[int, width_option(
+        "Units per layer (w, W); the mean-field theory holds for wide layers.")] = 64,
     activation: ActivationOpt = "sigmoid",
     init: InitOpt = None,
     sigma_w2: SigmaW2Opt = None,
