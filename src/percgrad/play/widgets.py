@@ -21,6 +21,7 @@ from percgrad.reports.numbers import num
 from percgrad.reports.run import Report
 from percgrad.views.fit import Prose
 from percgrad.views.format import bar_range, log_bar, make_console
+from percgrad.views.verdict import check_status as verdict_status
 from percgrad.views.verdict import verdict
 
 TICK = "┃"
@@ -143,18 +144,15 @@ def _legend(shown: Shown, width: int) -> str:
     return ""
 
 
+MARKS = {"off": "…", "vacuous": "○ vacuous", "inconclusive": "? inconclusive", "pass": "✔ pass",
+         "FAIL": "✘ FAIL", "n/a (not finite)": "n/a"}
+"""The check's word as the readings panel shows it (a mark, and short)."""
+
+
 def check_status(report: Report) -> tuple[str, str]:
-    """The check in a word or two, and its style."""
-    c = report.check
-    if c.method == "off":
-        return "…", "dim"
-    if c.vacuous:
-        return "○ vacuous", "yellow"
-    if c.inconclusive:
-        return "? inconclusive", "yellow"
-    if c.passed is None:
-        return "n/a", "yellow"
-    return ("✔ pass", "green") if c.passed else ("✘ FAIL", "bold red")
+    """The check in a word or two (vanish's word, marked), and its style."""
+    word, style = verdict_status(report)
+    return MARKS.get(word, word), style
 
 
 def reading_label(frame: Frame | None, name: str, label: str) -> str:

@@ -131,8 +131,11 @@ def _checked_against(report: Report) -> str:
         f" that settled ({left_out} left out)" if left_out else "")
 
 
-def _status(r: Report) -> tuple[str, str]:
+def check_status(r: Report) -> tuple[str, str]:
+    """A run's check in a word or two, and its style."""
     c = r.check
+    if c.method == "off":
+        return "off", "dim"
     if c.vacuous:
         return "vacuous", "yellow"
     if c.inconclusive:
@@ -148,7 +151,7 @@ def _runs_line(report: Report) -> Hanging:
     failed = c.passed is False
     line = Text()
     for i, r in enumerate(report.runs):
-        status, style = _status(r)
+        status, style = check_status(r)
         line.append(("" if i == 0 else " · ") + f"{r.label} ")
         line.append(status, style=style)
     if c.max_rel_error is not None:
