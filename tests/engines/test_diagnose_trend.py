@@ -135,3 +135,16 @@ def test_every_module_the_diagnosis_names_has_its_type(make) -> None:
              *(n for n in (d.first_nonfinite_forward, d.first_nonfinite_backward) if n)}
     assert named and named <= d.types.keys()
     assert all(d.types[n] == type(model.get_submodule(n)).__name__ for n in named)
+
+
+def test_a_share_near_its_threshold_is_said_to_be_borderline() -> None:
+    from percgrad.reports.user import Diagnosis
+    from percgrad.reports.user_sentences import diagnosis_sentences
+
+    near = Diagnosis([], "stable", 0.17, 0.1, 10.0, weight_layers=["e", "l"],
+                     types={"e": "Embedding", "l": "Linear"})
+    far = Diagnosis([], "stable", 0.9, 0.1, 10.0, weight_layers=["e", "l"],
+                    types={"e": "Embedding", "l": "Linear"})
+    assert near.borderline and not far.borderline
+    assert "may well give the other verdict" in diagnosis_sentences(near)[0]
+    assert "may well" not in diagnosis_sentences(far)[0]

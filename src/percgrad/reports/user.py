@@ -228,6 +228,10 @@ class ModuleStats:
     are used by another's code, e.g. MultiheadAttention's out_proj, may not be)."""
 
 
+BORDERLINE = 2.0
+"""A flow share within this factor of its threshold is called near it."""
+
+
 @dataclass
 class Diagnosis:
     """What the gradient does in the model, by the rule of ``vanish`` (theory.flow.judge) over
@@ -272,6 +276,15 @@ class Diagnosis:
     """The type of every module the diagnosis names (path → class name)."""
     batch: int | None = None
     """Samples the dead shares were measured on."""
+
+    @property
+    def borderline(self) -> bool:
+        """The share is within a factor of BORDERLINE of a threshold: another batch (or other
+        random targets) may well land on the other side."""
+        if self.share is None or self.share <= 0:
+            return False
+        return any(edge / BORDERLINE <= self.share <= edge * BORDERLINE
+                   for edge in (self.vanishing, self.exploding))
 
     @property
     def healthy(self) -> bool:
@@ -361,7 +374,8 @@ def _diagnosis_document(d: Diagnosis) -> dict[str, Any]:
     for key in ("cause", "module", "module_type"):
         if doc[key] is None:
             del doc[key]
-    return {**doc, "healthy": d.healthy, "sentences": diagnosis_sentences(d)}
+    return {**doc, "healthy": d.healthy, "borderline": d.borderline,
+            "sentences": diagnosis_sentences(d)}
 
 
 def _module_document(m: ModuleStats) -> dict[str, Any]:

@@ -230,6 +230,9 @@ def diagnosis_sentences(d: Diagnosis) -> list[str]:
                 "exactly 0)."]
     ends = (f" (measured, the first's is {num(d.end_share, 2)} × the last's)"
             if d.end_share is not None and len(layers) > 2 else "")
+    if d.borderline:
+        off += (" The share is within a factor of 2 of its threshold: another batch, or other "
+                "random targets, may well give the other verdict.")
     if d.flow in ("vanishing", "exploding") and d.share is not None and len(layers) >= 2:
         word = "below" if d.flow == "vanishing" else "above"
         edge = d.vanishing if d.flow == "vanishing" else d.exploding
