@@ -127,8 +127,9 @@ def _update_sentence(report: WatchReport, v: WatchVerdict) -> str:
         return (text + f" ({far} the usual ~{USUAL_RATIO}): {'their' if them == 'them' else 'its'}"
                 " ‖∂E/∂W‖ fell below a millionth of where it started, so the steps barely move "
                 f"{them}; the gradient, not the learning rate, is what is missing.")
+    whose = "their" if them == "them" else "its"
     return (text + f" ({far} the usual ~{USUAL_RATIO}: the learning rate is {what} for "
-            f"{them}{'' if high else ', or its gradient too small'}).")
+            f"{them}{'' if high else f', or {whose} gradient too small'}).")
 
 
 def nonfinite_sentence(nf: NonFinite) -> str:
