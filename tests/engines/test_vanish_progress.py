@@ -1,13 +1,53 @@
 """vanish reports its work as it goes (issue 17, item 10): every stage between the phases the
-engine counts is reported, each trial run of the advice moves its bar, and every phase opened
-is closed."""
+engine counts is reported, the long phases count their layers (a bar, not a pulse), each trial
+run of the advice moves its bar, and every phase opened is closed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from percgrad.engines.vanish import run_vanish
+from percgrad.runtime import progress as runtime_progress
+from percgrad.runtime.progress import INTERVAL_S
 from percgrad.spec.build import chain_spec
+
+COUNTED = {
+    # label: its total on a chain of 12 layers
+    "drawing the chain; forward and backward passes": 5 * 12,
+    "float64 recomputation": 2 * 12,
+    "random-direction check": 12 + 1,
+    "comparing the gradients, layer by layer": 12,
+}
+
+
+@pytest.fixture
+def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that moves INTERVAL_S between two reads: every count is reported."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += INTERVAL_S
+        return now[0]
+
+    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
+
+
+def test_the_long_phases_count_their_layers(every_call: None) -> None:
+    seen: list[tuple[str, int, int]] = []
+
+    def track(label: str) -> Callable[[int, int], None]:
+        return lambda done, total: seen.append((label, done, total))
+
+    spec = chain_spec(depth=12, width=16, activation="tanh", check="fast", device="cpu")
+    run_vanish(spec, track)
+    for label, total in COUNTED.items():
+        counts = [(d, t) for lab, d, t in seen if lab == label]
+        assert {t for _, t in counts} == {total}, (label, counts)  # a bar: never (0, 1)
+        done = [d for d, _ in counts]
+        assert done == sorted(set(done)), (label, done)  # forward only
+        assert done[-1] == total and len(done) >= 12, (label, done)  # per layer, to its end
 
 
 def test_every_stage_and_every_trial_run_is_reported() -> None:

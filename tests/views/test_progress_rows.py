@@ -78,3 +78,37 @@ def test_a_redirection_ended_inside_leaves_stdout_as_it_was() -> None:
         board.track("finite differences")(1, 4)
     board.close()
     assert sys.stdout is before
+
+
+def _drawn(board: Board) -> str:
+    buffer = io.StringIO()
+    Console(file=buffer, force_terminal=True, width=100, color_system=None).print(
+        board.bar.get_renderable())
+    return buffer.getvalue()
+
+
+def test_a_phase_with_counts_is_a_bar_at_its_fraction() -> None:
+    board = _board()
+    compare = board.track("comparing the gradients, layer by layer")
+    compare(1, 200)
+    compare(50, 200)  # counted per layer: a bar standing at 25%, not a pulse
+    (task,) = [t for t in board.bar.tasks if t.visible]
+    assert (task.description, task.completed, task.total) == (
+        "comparing the gradients, layer by layer", 50, 200)
+    line = _drawn(board)
+    assert "comparing the gradients, layer by layer" in line and " 25%" in line
+    compare(150, 200)
+    assert " 75%" in _drawn(board)
+    compare(200, 200)
+    assert rows(board) == {IDLE: None}  # done: the row goes
+
+
+def test_a_pulse_that_starts_counting_becomes_a_bar() -> None:
+    board = _board()
+    check = board.track("random-direction check")
+    check(0, 1)
+    assert rows(board) == {"random-direction check": None}
+    assert "%" not in _drawn(board)  # a pulse shows its time, no fraction
+    check(3, 12)
+    assert rows(board) == {"random-direction check": 12}
+    assert " 25%" in _drawn(board)

@@ -26,7 +26,7 @@ from percgrad.reports.run import (
     Triple,
 )
 from percgrad.runtime.device import DTYPES, device_info
-from percgrad.runtime.progress import Tracker
+from percgrad.runtime.progress import Progress, Tracker, ticker
 from percgrad.spec.run import Spec
 from percgrad.version import __version__
 
@@ -76,8 +76,9 @@ def _triple(keep: bool, an: Tensor, ag: Tensor, nu: Tensor | None, excluded: Ten
     return Triple(to_numpy(an), to_numpy(ag), to_numpy(nu), _mask_numpy(excluded))
 
 
-def _layer_reports(run: Run, tol: float,
-                   track: Tracker | None = None) -> tuple[list[LayerReport], CheckReport]:
+def _layer_reports(run: Run, tol: float, track: Tracker | None = None,
+                   progress: Progress | None = None) -> tuple[list[LayerReport], CheckReport]:
+    """Each layer's report and the check's verdict (``progress``: the layers reported)."""
     spec, net, num = run.spec, run.net, run.numeric
     dtype = DTYPES[spec.dtype]
     info = torch.finfo(dtype)
@@ -96,6 +97,7 @@ def _layer_reports(run: Run, tol: float,
                             else svd_seconds(shapes) <= AUTO_BUDGET_S)  # type: ignore[arg-type]
     norms2 = (spectral_norms(net.weights[1:], stage(track, "spectral bound (SVDs)"))
               if with_bound and depth > 1 else [])
+    tick = ticker(progress, depth)
     for k, layer_obj in enumerate(net.layers):
         names = layer_obj.names
         g_an_all, g_ag_all = run.analytic.params[k], run.autograd.params[k]
@@ -179,6 +181,8 @@ def _layer_reports(run: Run, tol: float,
                     f64 = float64_match(num, run.analytic64, k, tol, num_floor)
                 failures.append(Mismatch(label, cmp.rel_error, tol, spec.dtype, k + 1, cmp.worst,
                                          a_val, r_val, float64_rel_error=f64))
+        if tick is not None:
+            tick(k + 1)
     method = spec.resolved_check()
     directions = None
     if isinstance(num, FastProjections):
@@ -268,12 +272,13 @@ def _learner_notices(spec: Spec, layers: list[LayerReport]) -> list[Notice]:
     return notes
 
 
-def build_report(run: Run, timing: dict[str, float], track: Tracker | None = None) -> Report:
-    """Turn the tensors of a run into a plain Report."""
+def build_report(run: Run, timing: dict[str, float], track: Tracker | None = None,
+                 progress: Progress | None = None) -> Report:
+    """Turn the tensors of a run into a plain Report (``progress``: its layers compared)."""
     spec = run.spec
     tol = spec.resolved_tolerance()
     method = spec.resolved_check()
-    layers, check = _layer_reports(run, tol, track)
+    layers, check = _layer_reports(run, tol, track, progress)
     bad = first_nonfinite(run.fwd, [run.analytic, run.autograd])
     warnings: list[Notice] = []
     plain_first = [k + 1 for k in range(spec.depth) if spec.residual and not spec.residual_at(k)]

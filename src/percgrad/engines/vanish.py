@@ -12,6 +12,7 @@ import torch
 from percgrad.catalog import ACTIVATIONS
 from percgrad.engines.meanfield import theory_for
 from percgrad.engines.perceptron import Run, build_report, execute
+from percgrad.engines.run_tensors import stage
 from percgrad.engines.spectrum import add_spectrum, add_spectrum_of_spec
 from percgrad.engines.vanish_trials import tried_advice, verdict_of
 from percgrad.gradcheck.compare import compare, frobenius
@@ -157,10 +158,11 @@ def run_vanish(spec: Spec, track: Tracker | None = None) -> tuple[Report, Run]:
     """One deep chain: the core run plus theory and diagnosis."""
     stages = _Stages(track)
     tracker = None if track is None else stages
-    stages.begin("drawing the chain; forward and backward passes", resume=False)
-    result, timing = execute(spec, tracker)
-    stages.begin("comparing the gradients, layer by layer")
-    report = build_report(result, timing, tracker)
+    # the engine counts these two phases layer by layer (a bar each), and the check's inside
+    result, timing = execute(spec, tracker,
+                             stage(tracker, "drawing the chain; forward and backward passes"))
+    report = build_report(result, timing, tracker,
+                          stage(tracker, "comparing the gradients, layer by layer"))
     stages.begin("theory and diagnosis")
     analyse(result, report, tracker)
     stages.begin(None)

@@ -29,7 +29,7 @@ from percgrad.gradcheck.steps import (
 from percgrad.network.layers import Direction, Edit, Layer, Trace
 from percgrad.network.net import Net
 from percgrad.network.passes import Forward, Gradients, forward
-from percgrad.runtime.progress import Progress
+from percgrad.runtime.progress import Progress, part, throttled, ticker
 from percgrad.spec.seeds import stream_seed
 
 FAST_DIRECTIONS = 3
@@ -153,9 +153,11 @@ class NetObjective:
             return layer.perturbed(h, base, edits, eps)
         return Layer.perturbed(layer, h, base, edits, eps)
 
-    def _finish(self, k0: int, h: Tensor,
-                step: Callable[[int, Layer, Tensor], Trace]) -> tuple[Tensor, Tensor]:
-        """Run layers k0… on the stack ``h``; E per row, and whether a row crossed a kink."""
+    def _finish(self, k0: int, h: Tensor, step: Callable[[int, Layer, Tensor], Trace],
+                progress: Progress | None = None) -> tuple[Tensor, Tensor]:
+        """Run layers k0… on the stack ``h``; E per row, and whether a row crossed a kink
+        (``progress``: the layers of the stack done)."""
+        tick = ticker(progress, self.net.depth - k0)
         crossed = torch.zeros(h.shape[0], dtype=torch.bool, device=h.device)
         tr = None
         for j in range(k0, self.net.depth):
@@ -165,6 +167,8 @@ class NetObjective:
                 flipped = (tr.z > 0) != (self.fwd.traces[j].z > 0)
                 crossed |= flipped.flatten(1).any(dim=1)
             h = tr.out
+            if tick is not None:
+                tick(j - k0 + 1)
         assert tr is not None
         return self.net.loss.batched(tr.z, tr.out, self.net.t), crossed
 
@@ -188,9 +192,10 @@ class NetObjective:
 
         return self._finish(k0, h, step)
 
-    def direction_losses(self, dirs: list[Direction], row_eps: Tensor,
-                         reps: int) -> tuple[Tensor, Tensor]:
-        """E at θ + row_eps[i]·u_(i mod count) for every row i, and kink flags."""
+    def direction_losses(self, dirs: list[Direction], row_eps: Tensor, reps: int,
+                         progress: Progress | None = None) -> tuple[Tensor, Tensor]:
+        """E at θ + row_eps[i]·u_(i mod count) for every row i, and kink flags (``progress``:
+        the layers of the stack done)."""
         x = self.net.x
         h = x.expand(row_eps.shape[0], *x.shape)
         by_layer: dict[int, list[Direction]] = {}
@@ -202,7 +207,7 @@ class NetObjective:
                 return layer.directed(h, by_layer[j], row_eps, reps)
             return Layer.directed(layer, h, by_layer[j], row_eps, reps)
 
-        return self._finish(0, h, step)
+        return self._finish(0, h, step, progress)
 
 
 def full_gradients(
@@ -289,16 +294,23 @@ def fast_gradients(
     count: int = FAST_DIRECTIONS,
     steps: tuple[float, ...] = FAST_STEPS,
     fast_paths: bool = True,
+    progress: Progress | None = None,
 ) -> FastProjections:
     """(E(θ+εu) − E(θ−εu)) / 2ε for ``count`` random unit vectors u over all parameters, beside
-    uᵀg for each gradient in ``compare``; one batched pass of 2·count·len(steps) networks."""
+    uᵀg for each gradient in ``compare``; one batched pass of 2·count·len(steps) networks
+    (``progress``: its layers, then one step for the plateau and the projections)."""
+    total = net.depth + 1
+    progress = throttled(progress)
+    if progress is not None:
+        progress(0, total)
     obj = NetObjective(net, fast_paths)
     dev = net.x.device
     dirs = directions(obj.shapes, count, seed, dev)
     n_steps = len(steps)
     ladder = torch.tensor(steps, dtype=torch.float64, device=dev).repeat_interleave(count)
     row_eps = torch.cat([ladder, -ladder])  # rows ordered (sign, step, direction)
-    values, crossed = obj.direction_losses(dirs, row_eps, 2 * n_steps)
+    values, crossed = obj.direction_losses(dirs, row_eps, 2 * n_steps,
+                                           part(progress, 0, net.depth, total))
     half = count * n_steps
     eps = torch.tensor(steps, dtype=torch.float64, device=dev)[:, None]
     diffs = (values[:half] - values[half:]).view(n_steps, count) / (2 * eps)
@@ -306,5 +318,7 @@ def fast_gradients(
     crossed_pairs = (crossed[:half] | crossed[half:]).view(n_steps, count)
     value, spread, kinked = plateau(diffs, crossed_pairs, tuple(steps), noise)
     table = torch.stack([value] + [project(dirs, flat_groups(g)) for g in compare], dim=1)
+    if progress is not None:
+        progress(total, total)
     return FastProjections(tuple(steps), obj.loss, noise / REFERENCE_STEP, table.cpu(),
                            spread.cpu(), kinked.cpu())

@@ -11,6 +11,7 @@ from torch import Tensor
 from percgrad.catalog import ACTIVATIONS
 from percgrad.network.functions import Loss, activation, loss
 from percgrad.network.layers import Layer, Residual, kind
+from percgrad.runtime.progress import Progress, ticker
 from percgrad.spec.run import Spec
 
 
@@ -124,9 +125,12 @@ def _bias(spec: Spec, fan_in: int, fan_out: int, gen: torch.Generator) -> Tensor
     return std * torch.randn(fan_out, generator=gen, dtype=torch.float64)
 
 
-def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64) -> Net:
+def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float64,
+              progress: Progress | None = None) -> Net:
     """Draw the network on the CPU in float64 from ``spec.seed`` (the same numbers on any device
-    and in either dtype), moving each layer to ``device`` and ``dtype`` as soon as it is drawn."""
+    and in either dtype), moving each layer to ``device`` and ``dtype`` as soon as it is drawn;
+    ``progress``: (layers drawn, depth)."""
+    tick = ticker(progress, len(spec.sizes) - 1)
     gen = torch.Generator(device="cpu").manual_seed(spec.seed)
 
     def place(t: Tensor) -> Tensor:
@@ -149,6 +153,8 @@ def build_net(spec: Spec, device: torch.device | str = "cpu", dtype: torch.dtype
             b = torch.tensor(spec.b, dtype=torch.float64)
         layer = kind(spec.norm).create(act, w, None if b is None else place(b))
         layers.append(Residual(layer) if spec.residual_at(k) else layer)
+        if tick is not None:
+            tick(k + 1)
     target = torch.tensor(spec.target, dtype=torch.float64)
     t = target.expand(spec.batch, n_out).clone()
     return Net(layers, place(x), place(t), loss(spec.loss))

@@ -1,15 +1,22 @@
 """The three passes over a network's layers: forward, the hand-derived backward (each layer's
-chain rule), and autograd's. Each is one short loop over the layers."""
+chain rule), and autograd's. Each is one short loop over the layers, counting the layers done
+on an optional ``progress`` (at most ~20 reports a second)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+from torch.utils.hooks import RemovableHandle
 
 from percgrad.network.layers import Trace
 from percgrad.network.net import Net
+from percgrad.runtime.progress import Progress, part, throttled, ticker
+
+HOOKS = 100
+"""autograd's backward counts its layers by hooks on at most about this many of them."""
 
 
 @dataclass
@@ -64,24 +71,29 @@ class Gradients:
         return self.of("b")
 
 
-def forward(net: Net) -> Forward:
+def forward(net: Net, progress: Progress | None = None) -> Forward:
     """Run the network on its input without recording a graph."""
+    tick = ticker(progress, net.depth)
     with torch.no_grad():
         traces: list[Trace] = []
         h = net.x
-        for layer in net.layers:
+        for k, layer in enumerate(net.layers):
             tr = layer.forward(h)
             traces.append(tr)
             h = tr.out
+            if tick is not None:
+                tick(k + 1)
         last = traces[-1]
         return Forward(traces, net.loss.value(last.z, last.out, net.t))
 
 
-def analytic_backward(net: Net, fwd: Forward, mistake: str | None = None) -> Gradients:
+def analytic_backward(net: Net, fwd: Forward, mistake: str | None = None,
+                      progress: Progress | None = None) -> Gradients:
     """The chain rule by hand, layer by layer from the output: each layer turns ∂E/∂h_k into
     its parameters' gradients, δ_k and ∂E/∂h_k−1. Plain tensor ops, no autograd. ``mistake``
     plants one classic error (catalog.MISTAKES), to watch the check catch it."""
     depth = net.depth
+    tick = ticker(progress, depth)
     with torch.no_grad():
         last = fwd.traces[-1]
         g = net.loss.grad_output(last.out, net.t)
@@ -106,14 +118,16 @@ def analytic_backward(net: Net, fwd: Forward, mistake: str | None = None) -> Gra
                 if skip is not None:
                     g = g + skip
                 g_z = None
-                continue
-            g_in, params[k], deltas[k] = layer.backward(g, fwd.traces[k], g_z, k > 0)
-            g_z = None
-            if g_in is not None:
-                g = g_in
-            if (mistake == "stale-delta" and k > 0
-                    and deltas[k].shape == fwd.traces[k - 1].z.shape):
-                g_z = deltas[k].clone()
+            else:
+                g_in, params[k], deltas[k] = layer.backward(g, fwd.traces[k], g_z, k > 0)
+                g_z = None
+                if g_in is not None:
+                    g = g_in
+                if (mistake == "stale-delta" and k > 0
+                        and deltas[k].shape == fwd.traces[k - 1].z.shape):
+                    g_z = deltas[k].clone()
+            if tick is not None:
+                tick(depth - k)
         return Gradients(params, deltas, [layer.names for layer in net.layers])
 
 
@@ -128,26 +142,56 @@ class Graph:
     names: list[tuple[str, ...]]
 
 
-def graph_forward(net: Net) -> Graph:
+def graph_forward(net: Net, progress: Progress | None = None) -> Graph:
     """The forward pass with autograd recording, on fresh leaves."""
+    tick = ticker(progress, net.depth)
     leaves = [[p.detach().requires_grad_(True) for p in layer.params] for layer in net.layers]
     with torch.enable_grad():
         h = net.x
         pre: list[Tensor] = []
         tr = None
-        for layer, ps in zip(net.layers, leaves):
+        for k, (layer, ps) in enumerate(zip(net.layers, leaves)):
             tr = layer.trace(h, ps)
             tr.a.retain_grad()
             pre.append(tr.a)
             h = tr.out
+            if tick is not None:
+                tick(k + 1)
         assert tr is not None
         e = net.loss.value(tr.z, tr.out, net.t)
     return Graph(e, leaves, pre, [layer.names for layer in net.layers])
 
 
-def graph_backward(graph: Graph) -> Gradients:
+def _count_layers(graph: Graph, progress: Progress | None) -> list[RemovableHandle]:
+    """Hooks that count the layers backward has passed, on every ``stride``-th layer's δ (at
+    most about HOOKS of them; the end is reported by the caller)."""
+    depth = len(graph.pre)
+    tick = ticker(progress, depth)
+    if tick is None:
+        return []
+    stride = max(1, -(-depth // HOOKS))
+
+    def counter(done: int) -> Callable[[Tensor], None]:
+        def hook(_: Tensor) -> None:
+            assert tick is not None
+            tick(done)
+
+        return hook
+
+    return [graph.pre[k].register_hook(counter(depth - k))
+            for k in range(depth - stride, 0, -stride) if graph.pre[k].requires_grad]
+
+
+def graph_backward(graph: Graph, progress: Progress | None = None) -> Gradients:
     """``loss.backward()`` on a recorded graph, and the gradients read back."""
-    graph.loss.backward()
+    handles = _count_layers(graph, progress)
+    try:
+        graph.loss.backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    if progress is not None:
+        progress(len(graph.pre), len(graph.pre))
 
     def grad_of(t: Tensor) -> Tensor:
         return t.grad if t.grad is not None else torch.zeros_like(t)
@@ -159,7 +203,10 @@ def graph_backward(graph: Graph) -> Gradients:
     )
 
 
-def autograd_backward(net: Net) -> tuple[Gradients, Tensor]:
-    """autograd's gradients of ``net``: a recorded forward pass, then ``loss.backward()``."""
-    graph = graph_forward(net)
-    return graph_backward(graph), graph.loss.detach()
+def autograd_backward(net: Net, progress: Progress | None = None) -> tuple[Gradients, Tensor]:
+    """autograd's gradients of ``net``: a recorded forward pass, then ``loss.backward()``;
+    ``progress`` counts both over 2·depth."""
+    depth = net.depth
+    progress = throttled(progress)
+    graph = graph_forward(net, part(progress, 0, depth, 2 * depth))
+    return graph_backward(graph, part(progress, depth, depth, 2 * depth)), graph.loss.detach()
