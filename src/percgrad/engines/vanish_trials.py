@@ -16,7 +16,7 @@ from percgrad.engines.perceptron import Run, build_report, execute
 from percgrad.engines.run_tensors import stage
 from percgrad.reports.records import Advice, Notice
 from percgrad.reports.run import Report
-from percgrad.runtime.progress import Tracker
+from percgrad.runtime.progress import Tracker, part
 from percgrad.spec.run import Spec
 from percgrad.theory.flow import FlowVerdict, judge_chain, trend
 
@@ -109,32 +109,40 @@ class Trial:
     proxy: tuple[int, int] | None
 
 
+RUN_UNITS = 100
+"""Units of the trial runs' bar per run."""
+
+
 class Trials:
-    """Trial runs of ``spec`` with other settings, each run once, counted on one progress bar."""
+    """Trial runs of ``spec`` with other settings, each run once, counted on one progress bar
+    (RUN_UNITS per run, so that a run's own passes move it)."""
 
     def __init__(self, spec: Spec, planned: int, track: Tracker | None = None) -> None:
         self.spec = spec
         self.planned = planned
         self.done: dict[tuple[str, str], Trial] = {}
         self.progress = stage(track, "trial runs of the settings to advise") if planned else None
+        self.total = planned * RUN_UNITS
         if self.progress is not None:
-            self.progress(0, planned)
+            self.progress(0, self.total)
 
     def run(self, act: str, init: str) -> Trial:
         """The verdict of ``spec`` run with ``act`` and ``init``."""
         key = (act, init)
         if key not in self.done:
             spec, proxy = trial_spec(self.spec, act, init)
-            result, timing = execute(spec)
+            start = min(len(self.done), self.planned - 1) * RUN_UNITS
+            result, timing = execute(spec, progress=part(self.progress, start, RUN_UNITS,
+                                                         self.total))
             self.done[key] = Trial(verdict_of(result, build_report(result, timing)).kind, proxy)
             if self.progress is not None:
-                self.progress(min(len(self.done), self.planned), self.planned)
+                self.progress(min(len(self.done), self.planned) * RUN_UNITS, self.total)
         return self.done[key]
 
     def close(self) -> None:
         """The bar at its end (fewer runs than planned where advice was found early)."""
         if self.progress is not None:
-            self.progress(self.planned, self.planned)
+            self.progress(self.total, self.total)
 
 
 def candidates(spec: Spec, q_in: float, mean_in: float, verdict: str) -> list[tuple[str, str, float]]:

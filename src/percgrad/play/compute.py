@@ -86,12 +86,10 @@ def preview(s: Settings, track: Tracker | None = None) -> Frame:
 
     options = {k: v for k, v in vanish_options(s).items() if k not in ("steps", "lr")}
     spec = chain_spec(**{**options, "check": "off"})
-    if track is not None:
-        track("drawing the chain; forward and backward passes")(0, 1)
-    run, timing = execute(spec, track)
-    if track is not None:
-        track("comparing the gradients, layer by layer")(0, 1)
-    report = build_report(run, timing, track)
+    passes = track("drawing the chain; forward and backward passes") if track else None
+    run, timing = execute(spec, track, passes)
+    report = build_report(run, timing, track,
+                          track("comparing the gradients, layer by layer") if track else None)
     x = run.net.x.double()
     theory = theory_for(spec, float(x.square().mean()), mean_in=float(x.mean()))
     for k, layer in enumerate(report.layers):
