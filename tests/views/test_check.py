@@ -35,3 +35,21 @@ def test_verdicts_notes_and_header_values_wrap_under_themselves():
               if ln.strip()]
     assert header[0].startswith("compares ")
     assert all(ln.startswith(" " * len("compares ")) for ln in header[1:])
+
+
+def test_tensors_that_test_nothing_are_marked_so_not_passed():
+    import torch
+    from torch import nn
+
+    from percgrad.views.check import group_split
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with torch.no_grad():
+        model[2].weight.zero_()
+    report = percgrad.inspect(model, torch.randn(8, 4), check="full")
+    text = render(group_split(report.check, "check", "parameter", "E"), 100)
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:1] in "02"}
+    assert "○" in rows["0.weight"] and "✔" not in rows["0.weight"]
+    assert "✔" in rows["2.weight"]
+    assert "○: agrees, but tests nothing" in " ".join(text.split())

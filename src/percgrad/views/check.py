@@ -97,9 +97,14 @@ def group_split(check: GradCheck, title: str, key: str, of: str = "v·f") -> Spl
         hidden = len(groups) - len(shown)
     fast = check.method == "fast"
 
+    vacuous = check.reason in ("vacuous", "constant-loss")
+    zero = set(check.zero)
+
     def mark(g: GroupCheck) -> Text:
         if g.passed is None:
             return Text("?", style="yellow")
+        if g.passed and (vacuous or g.name in zero):
+            return Text("○", style="yellow")  # agrees, but on nothing (0 = 0, or rounding noise)
         return Text("✔", style="green") if g.passed else Text("✘", style="bold red")
 
     cols = [
@@ -120,6 +125,8 @@ def group_split(check: GradCheck, title: str, key: str, of: str = "v·f") -> Spl
                "‖∇‖: norm of the autograd gradient; fast: uᵀ∇ along a random unit direction u "
                "per tensor (--check full names the entry)")
     caption += " · rel.err = max|Δ| / max(max|autograd|, max|numeric|, round-off floor)"
+    if vacuous or zero & {g.name for g in shown}:
+        caption += " · ○: agrees, but tests nothing (both 0, or both rounding noise)"
     if hidden:
         caption = f"{hidden} more tensor(s) passed and are not shown (--json has all) · " + caption
     return Split(title, Col(key, [group_label(g) for g in shown], "left"), cols, caption,
