@@ -190,11 +190,13 @@ MAX_EVERY = 1_000_000
 """The largest --every."""
 
 
-def watch(*models: Any, every: int = 1, locate: bool = True, **unknown: Any) -> Recorder:
+def watch(*models: Any, every: int | None = None, locate: bool = True,
+          **unknown: Any) -> Recorder:
     """Watch ``models`` (nn.Modules) through a training run: ``with percgrad.watch(model) as w:
     …train…`` (or ``w = percgrad.watch(model)`` … ``w.close()``), then ``w.report()``. Every
     optimizer step of a torch optimizer over their parameters is a step (``w.step_done()`` for a
-    loop without one); ``every``: record every N-th; ``locate``: find the op that made the
+    loop without one); ``every``: record every N-th (None: every step, thinned to at most 2,000
+    evenly spaced ones on a long run); ``locate``: find the op that made the
     first non-finite value."""
     from torch import nn
 
@@ -205,12 +207,14 @@ def watch(*models: Any, every: int = 1, locate: bool = True, **unknown: Any) -> 
         raise PercgradError("give the nn.Module(s) to watch, e.g. percgrad.watch(model); "
                             f"got {', '.join(type(m).__name__ for m in models) or 'nothing'}",
                             "model")
-    arg.whole(every, "--every", 1, MAX_EVERY)
+    if every is not None:
+        arg.whole(every, "--every", 1, MAX_EVERY)
     arg.flag(locate, "locate")
     return Recorder(models, every=every, locate_nonfinite=locate).open()
 
 
-def watch_script(script: str, args: Sequence[str] = (), *, module: bool = False, every: int = 1,
+def watch_script(script: str, args: Sequence[str] = (), *, module: bool = False,
+                 every: int | None = None,
                  locate: bool = True, log: str | None = None,
                  listener: Any = None) -> WatchReport:
     """``percgrad watch SCRIPT [ARGS…]``: run a training script unchanged, watching every model
@@ -222,9 +226,10 @@ def watch_script(script: str, args: Sequence[str] = (), *, module: bool = False,
     from percgrad.engines.watch.recorder import Recorder
     from percgrad.engines.watch.script import run_script
 
-    arg.whole(every, "--every", 1, MAX_EVERY)
+    if every is not None:
+        arg.whole(every, "--every", 1, MAX_EVERY)
     target = f"-m {script}" if module else script
-    writer = StepLog(Path(log), target, every) if log is not None else None
+    writer = StepLog(Path(log), target, every or 1) if log is not None else None
 
     def after(rec: Recorder) -> None:
         if writer is not None:

@@ -20,7 +20,7 @@ def _callback_base() -> type:
     raise ImportError("percgrad's Lightning callback needs Lightning: pip install lightning")
 
 
-def lightning_callback(every: int = 1, locate: bool = True) -> Any:
+def lightning_callback(every: int | None = None, locate: bool = True) -> Any:
     """A Lightning Callback that watches the LightningModule from fit start to fit end."""
     base = _callback_base()
 

@@ -10,7 +10,7 @@ from typing import Any
 from percgrad.api import watch
 
 
-def trainer_callback(every: int = 1, locate: bool = True) -> Any:
+def trainer_callback(every: int | None = None, locate: bool = True) -> Any:
     """A TrainerCallback that watches the model from the start of training to its end."""
     try:
         base = importlib.import_module("transformers").TrainerCallback

@@ -3,11 +3,11 @@ non-finite, from the per-layer quantities the tables show (plain arithmetic, no 
 
 from __future__ import annotations
 
-import itertools
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 VANISHING_SHARE = 0.1
 """The first layer's ‖∂E/∂W‖ below this share of the last layer's is vanishing: one learning rate
@@ -88,16 +88,18 @@ def trend_share(grad_norms: Sequence[float]) -> Trend:
     layer's log ‖∂E/∂W‖ against its position (Theil–Sen: the median of the pairwise slopes, so
     that one odd layer, a tiny head say, does not tilt it), and the layers more than OFF_TREND
     times off that line. Layers whose norm is 0 or not finite are left out of the fit."""
-    points = [(k, math.log10(g)) for k, g in enumerate(grad_norms) if math.isfinite(g) and g > 0]
-    if len(points) < 2:
+    g = np.asarray(grad_norms, dtype=np.float64)
+    keep = np.flatnonzero(np.isfinite(g) & (g > 0))
+    if keep.size < 2:
         return Trend(None)
-    slopes = sorted((yj - yi) / (j - i) for (i, yi), (j, yj) in itertools.combinations(points, 2))
-    slope = statistics.median(slopes)
-    intercept = statistics.median(y - slope * k for k, y in points)
+    k, y = keep.astype(np.float64), np.log10(g[keep])
+    i, j = np.triu_indices(keep.size, 1)  # every pair once, vectorised (a watch run judges
+    slope = float(np.median((y[j] - y[i]) / (k[j] - k[i])))  # thousands of steps)
+    intercept = float(np.median(y - slope * k))
     off = math.log10(OFF_TREND)
-    breaks = tuple(k for k, y in points if abs(y - (intercept + slope * k)) > off)
-    fitted = tuple(10.0 ** (intercept + slope * k) for k in range(len(grad_norms)))
-    return Trend(10.0 ** (-slope * (len(grad_norms) - 1)), breaks, fitted)
+    breaks = tuple(int(n) for n in keep[np.abs(y - (intercept + slope * k)) > off])
+    fitted = tuple(float(v) for v in 10.0 ** (intercept + slope * np.arange(g.size)))
+    return Trend(10.0 ** (-slope * (g.size - 1)), breaks, fitted)
 
 
 SIGNAL_LOST = "signal-lost"

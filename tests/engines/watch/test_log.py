@@ -3,6 +3,7 @@ report; a file that is not a watch log is refused, naming --replay."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,28 @@ def test_what_is_not_a_watch_log_is_refused(tmp_path: Path, text: str) -> None:
     path.write_text(text)
     with pytest.raises(percgrad.PercgradError, match="--replay"):
         replay(path)
+
+
+def test_a_thinned_run_logs_every_step_it_recorded_once(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from percgrad.engines.watch import recorder
+
+    monkeypatch.setattr(recorder, "KEPT", 6)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    x = torch.randn(16, 4)
+    log = StepLog(tmp_path / "run.jsonl", "test", 1)
+    with percgrad.watch(model) as w:
+        for _ in range(30):
+            loss = model(x).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            modules, acts = w.tracks()
+            log.write(["Sequential"], modules, acts, w.steps, w.loss)
+    log.finish(w.report())
+    lines = (tmp_path / "run.jsonl").read_text().splitlines()
+    logged = [json.loads(t)["step"] for t in lines if '"step"' in t and '"end"' not in t]
+    assert logged == sorted(set(logged)) and logged[:6] == [0, 1, 2, 3, 4, 5]
+    assert set(w.report().steps) <= set(logged)  # the kept steps are among those logged

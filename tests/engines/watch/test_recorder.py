@@ -138,3 +138,19 @@ def test_a_vanishing_gradient_is_measured_not_rounded_to_zero() -> None:
         model[0].bias.grad.double().square().sum()).sqrt())
     assert first.grad_norm[0] == pytest.approx(expected, rel=1e-5) and expected > 0
     assert first.update_ratio == [0.0]  # lr·1e-25 does not move a float32 weight
+
+
+def test_a_long_run_without_every_keeps_a_bounded_evenly_spaced_record(monkeypatch) -> None:
+    from percgrad.engines.watch import recorder
+
+    monkeypatch.setattr(recorder, "KEPT", 8)
+    report, losses = _train(_mlp(), 40, every=None)  # type: ignore[arg-type]
+    assert report.total_steps == 40
+    assert 4 <= len(report.steps) < 8  # thinned, never more than KEPT
+    gap = report.steps[1] - report.steps[0]
+    assert gap > 1 and all(b - a == gap for a, b in zip(report.steps, report.steps[1:]))
+    assert report.loss == pytest.approx([losses[s] for s in report.steps], rel=1e-6)
+    assert all(len(m.grad_norm) == len(report.steps) for m in report.modules)
+    assert report.notes and f"every {gap}th" in report.notes[0]
+    fixed, _ = _train(_mlp(), 40, every=1)
+    assert len(fixed.steps) == 40 and not fixed.notes  # an --every the user gave is kept

@@ -32,6 +32,8 @@ CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True,
            "allow_interspersed_args": False}
 LIVE_HZ = 4.0
 """Refreshes of the live view per second, at most."""
+JUDGE_S = 2.0
+"""Seconds between two judgements of the verdicts in the live view."""
 
 
 @shares_output_options
@@ -43,9 +45,10 @@ def watch_command(
     module: Annotated[str | None, typer.Option(
         "-m", "--module", metavar="MODULE", help="Run a module as a script (as python -m).",
         rich_help_panel=DATA, show_default=False)] = None,
-    every: Annotated[int, typer.Option(
-        "--every", metavar="N", help="Record every N-th optimizer step (NaN is looked for at "
-        "every step).", rich_help_panel=DATA, min=1)] = 1,
+    every: Annotated[int | None, typer.Option(
+        "--every", metavar="N", help="Record every N-th optimizer step (default: every step, "
+        "thinned to at most 2,000 evenly spaced ones on a long run; the loss is checked for NaN "
+        "at every step).", rich_help_panel=DATA, min=1, show_default=False)] = None,
     log: Annotated[Path | None, typer.Option(
         "--log", metavar="FILE", help="Write one JSON line per recorded step as the run goes "
         "(read it back with --replay).", rich_help_panel=DATA, show_default=False)] = None,
@@ -71,7 +74,7 @@ def watch_command(
     raise typer.Exit(report.exit_code or 0)
 
 
-def _run(out: Output, script: str | None, args: list[str], module: str | None, every: int,
+def _run(out: Output, script: str | None, args: list[str], module: str | None, every: int | None,
          log: Path | None, replay: Path | None, live: bool, locate: bool) -> WatchReport:
     from percgrad.api import replay as replayed
     from percgrad.api import watch_script
@@ -113,6 +116,8 @@ class _live_view:
         self.enabled = enabled
         self.live: Any = None
         self.last = 0.0
+        self.judged_at = -JUDGE_S
+        self.verdicts: list[Any] = []
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -131,7 +136,14 @@ class _live_view:
         self.last = now
         from percgrad.views.watch_live import live_table
 
-        self.live.update(live_table(recorder.report(), self.live.console.width), refresh=True)
+        # the verdicts go over every kept step and module: judged every JUDGE_S, reused between
+        judged = now - self.judged_at >= JUDGE_S
+        report = recorder.report(judged=judged)
+        if judged:
+            self.verdicts, self.judged_at = report.verdicts, now
+        else:
+            report.verdicts = self.verdicts
+        self.live.update(live_table(report, self.live.console.width), refresh=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:

@@ -31,7 +31,8 @@ class StepLog:
             raise PercgradError(f"cannot write {str(path)!r}: {exc.strerror or exc}", "--log") from None
         self.target, self.every = target, every
         self.tracks: list[str] = []
-        self.written = 0
+        self.last = -1
+        """The last step written (a run's kept steps may be thinned: indices move, steps not)."""
 
     def write(self, models: list[str], modules: list[ModuleTrack],
               activations: list[ActivationTrack], steps: list[int],
@@ -47,13 +48,14 @@ class StepLog:
                                     for m in modules],
                         "activations": [{"name": a.name, "type": a.type, "kind": a.kind}
                                         for a in activations]})
-        for k in range(self.written, len(steps)):
+        for k in (k for k, step in enumerate(steps) if step > self.last):
             self._line({"step": steps[k], "loss": _number(loss[k]),
                         "grad": [_number(m.grad_norm[k]) for m in modules],
                         "weight": [_number(m.weight_norm[k]) for m in modules],
                         "update": [_number(m.update_ratio[k]) for m in modules],
                         "share": [_number(a.share[k]) for a in activations]})
-        self.written = len(steps)
+        if steps:
+            self.last = max(self.last, steps[-1])
 
     def finish(self, report: WatchReport) -> None:
         """The last steps and how the run ended (the first non-finite value, the exit code)."""

@@ -27,6 +27,9 @@ from percgrad.engines.watch.producer import locate
 from percgrad.reports.watch import ActivationTrack, ModuleTrack, NonFinite, WatchReport
 from percgrad.version import __version__
 
+KEPT = 2000
+"""With no --every, a run keeps at most this many recorded steps (see Recorder._thin)."""
+
 Listener = Callable[["Recorder"], None]
 """Called with the recorder after each watched step (cheap: it pulls what it needs)."""
 
@@ -60,9 +63,12 @@ class Recorder:
     """Watches models through a training run (``percgrad.watch``; the script runner attaches one
     to every model an optimizer steps)."""
 
-    def __init__(self, models: Sequence[nn.Module] = (), every: int = 1, locate_nonfinite: bool = True,
+    def __init__(self, models: Sequence[nn.Module] = (), every: int | None = None,
+                 locate_nonfinite: bool = True,
                  listener: Listener | None = None, target: str = "") -> None:
-        self.every = every
+        self.auto = every is None
+        """No --every: every step while fewer than KEPT are recorded, then thinned (see _thin)."""
+        self.every = 1 if every is None else every
         self.locate_nonfinite = locate_nonfinite
         self.listener = listener
         self.target = target
@@ -261,9 +267,13 @@ class Recorder:
         if not self._mine(optimizer):
             return
         started = time.perf_counter()
+        if self.auto and len(self.steps) >= KEPT and self._watching(self.step):
+            self._thin()
         watched = self._watching(self.step)
         if watched:
             self._record_pre()
+        else:
+            self._pending.clear()  # shares of a forward the thinning just stopped recording
         if self.nonfinite is None and not self._finite(watched):
             self.nonfinite = self._locate()
         self._recording_s += time.perf_counter() - started
@@ -392,6 +402,24 @@ class Recorder:
         self.loss.append(loss if math.isfinite(loss) else None)
         self._copied = False
 
+    def _thin(self) -> None:
+        """Keep every other recorded step (those on multiples of twice the interval) and record
+        half as often from now on: a long run keeps between KEPT/2 and KEPT evenly spaced steps,
+        so memory, the verdicts and the heatmap stay bounded however long it trains."""
+        self.every *= 2
+        keep = [k for k, step in enumerate(self.steps) if step % self.every == 0]
+
+        def thin(values: list[Any]) -> list[Any]:
+            return [values[k] for k in keep]
+
+        self.steps, self.loss = thin(self.steps), thin(self.loss)
+        for m in self.models:
+            for t in m.tracks:
+                t.grad_norm, t.weight_norm = thin(t.grad_norm), thin(t.weight_norm)
+                t.update_ratio = thin(t.update_ratio)
+            for _, a in m.activations:
+                a.share = thin(a.share)
+
     def _locate(self) -> NonFinite:
         """Where the first non-finite value of this step came from."""
         for m in self.models:
@@ -431,15 +459,22 @@ class Recorder:
         return ([t for m in self.models for t in _ordered(m)],
                 [a for m in self.models for _, a in m.activations])
 
-    def report(self, exit_code: int | None = None, interrupted: bool = False) -> WatchReport:
-        """What was recorded so far, with its verdicts."""
+    def report(self, exit_code: int | None = None, interrupted: bool = False,
+               judged: bool = True) -> WatchReport:
+        """What was recorded so far, with its verdicts (none when not ``judged``: a live view
+        between its slower refreshes)."""
         from percgrad.engines.watch.verdicts import verdicts
 
         modules, acts = self.tracks()
         return WatchReport(
             target=self.target, models=[type(m.root).__name__ for m in self.models],
             every=self.every, steps=list(self.steps), loss=list(self.loss), modules=modules,
-            activations=acts, verdicts=verdicts(modules, acts, self.steps, self.nonfinite),
+            notes=[f"recorded every {self.every}th optimizer step: every step up to {KEPT:,} "
+                   "recorded, then every other one dropped and the interval doubled, so that a "
+                   "long run keeps its whole course (--every N fixes the interval)"]
+            if self.auto and self.every > 1 else [],
+            activations=acts,
+            verdicts=verdicts(modules, acts, self.steps, self.nonfinite) if judged else [],
             nonfinite=self.nonfinite, total_steps=self.step, exit_code=exit_code,
             interrupted=interrupted,
             timing={"run_s": time.perf_counter() - self._started,
