@@ -30,6 +30,29 @@ for a, b in zip(cpu["layers"], gpu["layers"]):
     np.testing.assert_allclose(a["grad"]["analytic"], b["grad"]["analytic"], rtol=1e-4, atol=1e-7)
 print("CPU and CUDA gradients agree")
 PYEOF
+# inspect and watch on CUDA (never run on a GPU before 0.3 ended): the model on the device, the
+# check's float64 copy there too; watch's per-step read and its re-run of the first NaN step
+# under a dispatch mode (backward ops may run on autograd's device threads).
+step "$PY" -m percgrad inspect examples/deep_sigmoid.py:build --input-shape 32,64 --device cuda
+step "$PY" -m percgrad inspect examples/deep_sigmoid.py:build --input-shape 32,64 --device cuda --check fast
+step "$PY" - <<'PYEOF'
+import torch
+from torch import nn
+import percgrad
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1)).cuda()
+x, y = torch.randn(128, 8, device="cuda"), torch.randn(128, 1, device="cuda")
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+with percgrad.watch(model) as w:
+    for step in range(30):
+        h = model(x)
+        loss = ((h - y) ** 2).mean() + (torch.log(h.abs().max() - 1e9) if step == 20 else 0)
+        opt.zero_grad(); loss.backward(); opt.step()
+r = w.report()
+assert r.steps[:3] == [0, 1, 2] and all(m.grad_norm[0] for m in r.modules), r.modules
+assert r.nonfinite is not None and r.nonfinite.step == 20, r.nonfinite
+print("watch on CUDA:", r.nonfinite)
+PYEOF
 if [ -f benchmarks/run.py ]; then
     step "$PY" -m benchmarks.run --device cuda
 fi

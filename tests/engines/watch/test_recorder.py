@@ -154,3 +154,21 @@ def test_a_long_run_without_every_keeps_a_bounded_evenly_spaced_record(monkeypat
     assert report.notes and f"every {gap}th" in report.notes[0]
     fixed, _ = _train(_mlp(), 40, every=1)
     assert len(fixed.steps) == 40 and not fixed.notes  # an --every the user gave is kept
+
+
+def test_a_loss_made_non_finite_outside_the_model_names_every_branch_of_its_chain() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 1))
+    x, y = torch.randn(64, 8), torch.randn(64, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with percgrad.watch(model) as w:
+        for step in range(6):
+            h = model(x)
+            extra = torch.log(h.abs().max() - 1e9) if step == 4 else 0  # log of a negative: NaN
+            loss = ((h - y) ** 2).mean() + extra
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    n = w.report().nonfinite
+    assert n is not None and (n.step, n.phase, n.module, n.value) == (4, "loss", None, "nan")
+    assert n.op == "AddBackward0 ← (MeanBackward0 ← PowBackward0, LogBackward0 ← SubBackward0)"

@@ -496,13 +496,21 @@ def _call_site() -> tuple[str, int] | None:
     return None
 
 
-def _chain(node: Any, depth: int = 4) -> str | None:
-    """The loss's last autograd nodes, outermost first (``MeanBackward0 ← PowBackward0``)."""
-    names: list[str] = []
-    while node is not None and len(names) < depth:
-        names.append(type(node).__name__)
-        node = next((n for n, _ in getattr(node, "next_functions", ()) if n is not None), None)
-    return " ← ".join(names) or None
+def _chain(node: Any, depth: int = 3) -> str | None:
+    """The loss's last autograd nodes, outermost first, every branch
+    (``AddBackward0 ← (MeanBackward0 ← PowBackward0, LogBackward0 ← SubBackward0)``)."""
+    if node is None:
+        return None
+    name = type(node).__name__
+    inputs = [n for n, _ in getattr(node, "next_functions", ()) if n is not None
+              and type(n).__name__ != "AccumulateGrad"]
+    if depth <= 1 or not inputs:
+        return name
+    parts = [part for part in (_chain(n, depth - 1) for n in inputs[:3]) if part]
+    if not parts:
+        return name
+    inner = parts[0] if len(parts) == 1 else f"({', '.join(parts)})"
+    return f"{name} ← {inner}"
 
 
 def _named(prefix: str, path: str) -> str:
