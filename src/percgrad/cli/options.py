@@ -160,6 +160,11 @@ SeedOpt = Annotated[
     int, typer.Option("--seed", "-s", help="Seed of every random number.", rich_help_panel=DATA)
 ]
 LrOpt = Annotated[float, lr_option("SGD learning rate for --steps.")]
+ResidualOpt = Annotated[bool, typer.Option(
+    "--residual", help="h_k = h_k−1 + φ(a_k): skip connections.", rich_help_panel=MODEL)]
+NormOpt = Annotated[str, typer.Option(
+    "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
+    rich_help_panel=MODEL)]
 DeviceOpt = Annotated[
     str, typer.Option("--device", "-d", metavar="DEVICE",
                       help="auto, cpu, cuda or cuda:N (auto: CUDA if present).",

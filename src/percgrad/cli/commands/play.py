@@ -10,7 +10,6 @@ import typer
 
 from percgrad.cli import interrupt
 from percgrad.cli.options import (
-    MODEL,
     ActivationOpt,
     BatchOpt,
     DebugOpt,
@@ -18,6 +17,8 @@ from percgrad.cli.options import (
     InitOpt,
     LossOpt,
     NoColorOpt,
+    NormOpt,
+    ResidualOpt,
     SeedOpt,
     SigmaB2Opt,
     SigmaW2Opt,
@@ -44,11 +45,8 @@ def play(
     sigma_w2: SigmaW2Opt = None,
     sigma_b2: SigmaB2Opt = None,
     gain: GainOpt = 1.0,
-    residual: Annotated[bool, typer.Option(
-        "--residual", help="Skip connections: h_k = h_k−1 + φ(a_k).", rich_help_panel=MODEL)] = False,
-    norm: Annotated[str, typer.Option(
-        "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
-        rich_help_panel=MODEL)] = "none",
+    residual: ResidualOpt = False,
+    norm: NormOpt = "none",
     batch: BatchOpt = None,
     seed: SeedOpt = 0,
     loss: LossOpt = "mse",

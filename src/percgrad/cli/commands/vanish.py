@@ -10,10 +10,11 @@ import typer
 from percgrad.cli.options import (
     CHECK,
     COMPARE,
-    MODEL,
     RUN,
     Common,
     LrOpt,
+    NormOpt,
+    ResidualOpt,
     depth_option,
     inputs_option,
     shares_common_options,
@@ -43,11 +44,8 @@ def vanish(
     inputs: Annotated[int | None, inputs_option(
         "Inputs of the chain \\[default: --width]; with --residual the first layer stays plain "
         "when they differ.")] = None,
-    residual: Annotated[bool, typer.Option(
-        "--residual", help="h_k = h_k−1 + φ(a_k): skip connections.", rich_help_panel=MODEL)] = False,
-    norm: Annotated[str, typer.Option(
-        "--norm", metavar="KIND", help="none, or layer: h_k = φ(LN(a_k)) with γ, β as parameters.",
-        rich_help_panel=MODEL)] = "none",
+    residual: ResidualOpt = False,
+    norm: NormOpt = "none",
     compare_acts: Annotated[str | None, typer.Option(
         "--compare", metavar="LIST", help="Run once per activation, e.g. sigmoid,tanh,relu, side by side.",
         rich_help_panel=COMPARE)] = None,
