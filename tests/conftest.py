@@ -1,6 +1,7 @@
 """Shared fixtures: a stable terminal width, a relative-error helper, the three backward
 passes of a spec, a deliberately wrong sigmoid derivative, and the inspection reports of three
-examples (module-scoped: built once per test module that asks)."""
+examples (module-scoped: built once per test module that asks), and a clock for progress
+tests."""
 
 from __future__ import annotations
 
@@ -17,9 +18,24 @@ from percgrad.network import functions
 from percgrad.network.functions import Activation, Loss
 from percgrad.network.net import Net, build_net
 from percgrad.network.passes import Forward, Gradients, analytic_backward, autograd_backward, forward
+from percgrad.runtime import progress as runtime_progress
+from percgrad.runtime.progress import INTERVAL_S
 from percgrad.spec.run import Spec
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that moves INTERVAL_S between two reads: every count a ticker sees is reported
+    (runtime/progress.py), so progress tests do not depend on timing."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += INTERVAL_S
+        return now[0]
+
+    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
 
 
 @pytest.fixture(autouse=True)

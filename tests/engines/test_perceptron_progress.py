@@ -7,27 +7,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import pytest
-
 from percgrad.engines.perceptron import PASSES, build_report, execute
 from percgrad.reports.run_document import to_json
-from percgrad.runtime import progress as runtime_progress
-from percgrad.runtime.progress import INTERVAL_S, Progress
+from percgrad.runtime.progress import Progress
 from percgrad.spec.build import chain_spec
 
 Seen = list[tuple[int, int]]
-
-
-@pytest.fixture
-def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clock that moves INTERVAL_S between two reads: every count is reported."""
-    now = [0.0]
-
-    def clock() -> float:
-        now[0] += INTERVAL_S
-        return now[0]
-
-    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
 
 
 def strictly_up_to(seen: Seen, total: int) -> None:

@@ -6,11 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from percgrad.engines.vanish import run_vanish
-from percgrad.runtime import progress as runtime_progress
-from percgrad.runtime.progress import INTERVAL_S
 from percgrad.spec.build import chain_spec
 
 COUNTED = {
@@ -20,18 +16,6 @@ COUNTED = {
     "random-direction check": 12 + 1,
     "comparing the gradients, layer by layer": 12,
 }
-
-
-@pytest.fixture
-def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clock that moves INTERVAL_S between two reads: every count is reported."""
-    now = [0.0]
-
-    def clock() -> float:
-        now[0] += INTERVAL_S
-        return now[0]
-
-    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
 
 
 def test_the_long_phases_count_their_layers(every_call: None) -> None:

@@ -9,21 +9,7 @@ import torch
 from percgrad.gradcheck import network as numeric
 from percgrad.network.net import build_net
 from percgrad.network.passes import analytic_backward, forward
-from percgrad.runtime import progress as runtime_progress
-from percgrad.runtime.progress import INTERVAL_S
 from percgrad.spec.build import chain_spec
-
-
-@pytest.fixture
-def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clock that moves INTERVAL_S between two reads: every count is reported."""
-    now = [0.0]
-
-    def clock() -> float:
-        now[0] += INTERVAL_S
-        return now[0]
-
-    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
 
 
 def _net(depth: int = 8):

@@ -38,18 +38,6 @@ def _net(depth: int = 12, width: int = 3, **kw: object):
     return build_net(chain_spec(depth=depth, width=width, batch=2, device="cpu", **kw))
 
 
-@pytest.fixture
-def every_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clock that moves INTERVAL_S between two reads: every count is reported."""
-    now = [0.0]
-
-    def clock() -> float:
-        now[0] += INTERVAL_S
-        return now[0]
-
-    monkeypatch.setattr(runtime_progress, "perf_counter", clock)
-
-
 def test_build_net_counts_the_layers_it_draws(every_call: None) -> None:
     seen: Seen = []
     spec = chain_spec(depth=9, width=4, device="cpu")

@@ -12,24 +12,32 @@ from torch import nn
 
 import percgrad
 from percgrad.engines.watch.log import StepLog, replay
+from percgrad.engines.watch.recorder import Recorder
 
 
-def test_a_logged_run_replays_as_the_same_report(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+def _logged_run(path: Path, model: nn.Module, steps: int, lr: float) -> Recorder:
+    """``steps`` SGD steps of ``model`` on one batch under percgrad.watch, each recorded step
+    written to ``path`` as --log does (after the step), the log finished."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
     x = torch.randn(16, 4)
-    log = StepLog(tmp_path / "run.jsonl", "test", 1)
+    log = StepLog(path, "test", 1)
     with percgrad.watch(model) as w:
-        for _ in range(4):
+        for _ in range(steps):
             loss = model(x).square().mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
             modules, acts = w.tracks()
             log.write(["Sequential"], modules, acts, w.steps, w.loss)
+    log.finish(w.report())
+    return w
+
+
+def test_a_logged_run_replays_as_the_same_report(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    w = _logged_run(tmp_path / "run.jsonl", nn.Sequential(nn.Linear(4, 8), nn.ReLU(),
+                                                          nn.Linear(8, 1)), 4, 0.1)
     report = w.report()
-    log.finish(report)
     again = replay(tmp_path / "run.jsonl")
     assert again.steps == report.steps and again.loss == pytest.approx(report.loss)
     assert [m.name for m in again.modules] == [m.name for m in report.modules]
@@ -54,19 +62,8 @@ def test_a_thinned_run_logs_every_step_it_recorded_once(tmp_path: Path,
 
     monkeypatch.setattr(recorder, "KEPT", 6)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    x = torch.randn(16, 4)
-    log = StepLog(tmp_path / "run.jsonl", "test", 1)
-    with percgrad.watch(model) as w:
-        for _ in range(30):
-            loss = model(x).square().mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            modules, acts = w.tracks()
-            log.write(["Sequential"], modules, acts, w.steps, w.loss)
-    log.finish(w.report())
+    w = _logged_run(tmp_path / "run.jsonl", nn.Sequential(nn.Linear(4, 8), nn.Tanh(),
+                                                          nn.Linear(8, 1)), 30, 0.05)
     lines = (tmp_path / "run.jsonl").read_text().splitlines()
     logged = [json.loads(t)["step"] for t in lines if '"step"' in t and '"end"' not in t]
     assert logged == sorted(set(logged)) and logged[:6] == [0, 1, 2, 3, 4, 5]

@@ -334,14 +334,14 @@ class Recorder:
                 if params and owner is not None else None
             got = [(k, p.grad) for k, p in enumerate(self._watched_params) if p.grad is not None]
             grads = [g if g.layout == torch.strided else g.coalesce().values() for _, g in got]
-            self._has_grad = torch.zeros(self._tracks, dtype=torch.bool)
+            tracks = self._owner_list  # the same owners, on the host: no device read
+            self._has_grad = {tracks[k] for k, _ in got}
             self._grads = None
             if grads and owner is not None:
                 index = owner[[k for k, _ in got]]
                 # in float64: a vanishing gradient's ‖g‖ (1e-20, say) squares to 0 in float32
                 self._grads = _per_track(torch._foreach_norm(grads, 2, dtype=torch.float64),
                                          index, self._tracks)
-                self._has_grad[index.cpu()] = True
             if len(self._before) != len(params) or any(
                     b.shape != p.shape or b.device != p.device
                     for b, p in zip(self._before, params)):
@@ -354,11 +354,14 @@ class Recorder:
         """Per watched parameter, the index of its track (cached on ``device``)."""
         cached = getattr(self, "_owner_index", None)
         if cached is None or cached.device != device or cached.numel() != len(self._watched_params):
-            index = [t for t, ps in enumerate(ps for m in self.models for ps in m.params)
-                     for _ in ps]
-            cached = torch.tensor(index, dtype=torch.long, device=device)
+            cached = torch.tensor(self._owner_list, dtype=torch.long, device=device)
             self._owner_index = cached
         return cached
+
+    @property
+    def _owner_list(self) -> list[int]:
+        """Per watched parameter, the index of its track."""
+        return [t for t, ps in enumerate(ps for m in self.models for ps in m.params) for _ in ps]
 
     @property
     def _tracks(self) -> int:
@@ -388,7 +391,7 @@ class Recorder:
         loss = values[-1]
         for i, track in enumerate(tracks):
             d, w, g = values[i], values[n + i], values[2 * n + i]
-            track.grad_norm.append(g if bool(self._has_grad[i]) else None)
+            track.grad_norm.append(g if i in self._has_grad else None)
             track.weight_norm.append(w)
             track.update_ratio.append(d / w if self._stepped and w > 0 and math.isfinite(d / w)
                                       else None)
