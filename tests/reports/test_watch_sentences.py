@@ -144,3 +144,11 @@ def test_tiny_updates_without_a_gradient_do_not_blame_the_learning_rate() -> Non
     faded = WatchVerdict("update-low", 10, ["4"], 1e-9, threshold=1e-5, cause="small-gradient")
     text = verdict_sentence(report, faded)
     assert "the gradient, not the learning rate" in text and "its ‖∂E/∂W‖ fell" in text
+
+
+def test_one_layer_concerned_is_spoken_of_in_the_singular() -> None:
+    report = sick_report()
+    one = WatchVerdict("vanishing", 0, ["0"], 0.05, threshold=0.1)
+    two = WatchVerdict("vanishing", 0, ["0", "2"], 0.05, threshold=0.1)
+    assert "it barely learns while" in verdict_sentence(report, one)
+    assert "they barely learn while" in verdict_sentence(report, two)

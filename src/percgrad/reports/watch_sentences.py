@@ -69,8 +69,11 @@ def _flow_sentence(report: WatchReport, v: WatchVerdict) -> str:
     layers = [m.name for m in report.modules if m.weight_layer and (
         k is None or (k < len(m.grad_norm) and m.grad_norm[k] is not None))]
     vanishing = v.kind == "vanishing"
-    word, effect = (("below", "they barely learn while the last ones do") if vanishing else
-                    ("above", "a step that suits the last layer is far too large for them"))
+    one = len(v.modules) == 1
+    word, effect = (("below", f"{'it barely learns' if one else 'they barely learn'} while the "
+                              "last ones do") if vanishing else
+                    ("above", "a step that suits the last layer is far too large for "
+                              f"{'it' if one else 'them'}"))
     through = f" through step {v.through}" if v.through is not None else ""
     text = (f"{verdict_title(v)}{through}: along the trend of the {len(layers)} weight layers"
             f" at step {v.step}")
